@@ -1,0 +1,1 @@
+"""The local sandbox cluster: a real control plane with kwok-simulated nodes."""

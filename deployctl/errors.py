@@ -1,0 +1,34 @@
+"""Domain errors and the exit codes they map to (the one place for both)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FAILED = 1  # the cluster was changed, then something failed
+    NOTHING_CHANGED = 2  # bad input, configuration, validation, unreachable cluster
+    LOCKED = 3
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+class DeployctlError(Exception):
+    """An expected failure: shown as one message, never as a traceback."""
+
+    exit_status = ExitStatus.NOTHING_CHANGED
+
+
+class ConfigError(DeployctlError):
+    """Bad input: a file, field or flag that the user must fix."""
+
+
+class NotYetImplemented(DeployctlError):
+    """A command of the contract that a later issue fills in."""
+
+
+class ClusterError(DeployctlError):
+    """The local sandbox cluster could not be built, started or stopped."""
+
+    exit_status = ExitStatus.FAILED
