@@ -1,0 +1,61 @@
+"""Pure parts of the binary builder: versions, go.mod pins, cache layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deployctl.cluster import binaries, versions
+
+KUBERNETES_GOMOD = """\
+module k8s.io/kubernetes
+
+require (
+	github.com/spf13/cobra v1.9.1
+	k8s.io/api v0.0.0
+	k8s.io/client-go v0.0.0
+	k8s.io/kube-openapi v0.0.0-20250710124328-f3f2b991d03b
+)
+
+require (
+	k8s.io/kms v0.0.0 // indirect
+)
+
+replace (
+	k8s.io/api => ./staging/src/k8s.io/api
+)
+"""
+
+
+def test_staging_version_maps_the_kubernetes_release_to_v0() -> None:
+    assert versions.staging_version("v1.34.4") == "v0.34.4"
+    assert versions.staging_version("v1.36.10") == "v0.36.10"
+
+
+def test_staging_modules_are_pinned_and_ordinary_modules_left_alone() -> None:
+    replaces = binaries.staging_replaces(KUBERNETES_GOMOD, "v1.34.4")
+
+    assert replaces == [
+        "replace k8s.io/api => k8s.io/api v0.34.4",
+        "replace k8s.io/client-go => k8s.io/client-go v0.34.4",
+    ]
+
+
+def test_cache_dir_honours_the_environment(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path / "c"))
+    assert binaries.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("DEPLOYCTL_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert binaries.cache_dir() == tmp_path / "xdg" / "deployctl"
+
+
+def test_toolset_paths_are_versioned_and_an_incomplete_folder_counts_as_missing(tmp_path) -> None:
+    tools = binaries.Toolset(tmp_path)
+    assert tools.kube_apiserver == tmp_path / f"kubernetes-{versions.KUBERNETES}" / "kube-apiserver"
+    assert tools.etcd == tmp_path / f"etcd-{versions.ETCD}" / "etcd"
+
+    (tmp_path / f"etcd-{versions.ETCD}").mkdir()
+    (tmp_path / f"etcd-{versions.ETCD}" / "etcd").touch()  # no .complete marker: a broken build
+    assert binaries.ETCD in tools.missing()
+
+    (tmp_path / f"etcd-{versions.ETCD}" / ".complete").touch()
+    assert binaries.ETCD not in tools.missing()
