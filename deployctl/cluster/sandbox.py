@@ -267,7 +267,9 @@ def _cluster_objects() -> str:
         },
         "provisioner": "sandbox.deployctl.dev/volume",
         "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
+        # As kind's "standard": claims bind when the first pod using them is scheduled,
+        # which also spares the scheduler a race with an unbound immediate claim.
+        "volumeBindingMode": "WaitForFirstConsumer",
         "allowVolumeExpansion": True,
     }
     return yaml.safe_dump_all([*nodes, storage_class], sort_keys=False)

@@ -290,9 +290,14 @@ def _stage(
 
 
 def _volume_stages() -> list[dict[str, Any]]:
-    """Bind every claim of the sandbox's StorageClass to a PersistentVolume made for it."""
+    """Provision a PersistentVolume for each claim of the sandbox's class that a pod needs."""
     ours = f"has(self.spec.storageClassName) && self.spec.storageClassName == '{STORAGE_CLASS}'"
     not_deleting = "!has(self.metadata.deletionTimestamp)"
+    # WaitForFirstConsumer: the scheduler names the node once a pod needs the claim.
+    node_selected = (
+        "has(self.metadata.annotations) && "
+        "'volume.kubernetes.io/selected-node' in self.metadata.annotations"
+    )
     pv = """\
 apiVersion: v1
 kind: PersistentVolume
@@ -334,7 +339,7 @@ spec:
         stage(
             "pvc-provision",
             "PersistentVolumeClaim",
-            [ours, not_deleting, "!has(self.spec.volumeName)"],
+            [ours, not_deleting, node_selected, "!has(self.spec.volumeName)"],
             [
                 {"apply": {"template": pv}},
                 {"patch": {"root": "spec", "template": "volumeName: pvc-{{ .metadata.uid }}"}},
