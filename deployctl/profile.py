@@ -1,0 +1,284 @@
+"""Environment profiles: where and how one environment is deployed.
+
+A profile is ``environments/<env>.yaml`` in a deployctl project::
+
+    overlay: manifests/overlays/staging   # the Kustomize overlay to render
+    context: staging-cluster              # kube context (never the current one silently)
+    server: https://staging.example:6443  # optional: the URL that context must point at
+    namespace: ai-agent-staging           # overrides the overlay's namespace
+    default: false                        # exactly one profile is the default (dev)
+    protected: false                      # true: changes need confirmation or --yes
+    timeouts:
+      component: 5m                       # how long to wait for each component
+      unschedulable: 15s                  # grace before an unschedulable pod is a failure
+      components: {postgresql: 10m}       # per-component overrides
+    order:                                # component: [components it depends on]
+      postgresql: []
+      orchestrator: [postgresql]
+    secrets:
+      envFile: .env.staging               # KEY=value lines; environment variables win
+      generate: false                     # dev: generate missing values once, keep them
+
+Errors name the file and the field: ``environments/staging.yaml: order.worker:
+unknown component "wrker" (known: ...)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deployctl.errors import ConfigError
+from deployctl.plan import find_cycle
+
+PROFILE_DIR = "environments"
+DEFAULT_COMPONENT_TIMEOUT = 300.0
+DEFAULT_UNSCHEDULABLE_GRACE = 15.0
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_KEYS = {
+    "overlay",
+    "context",
+    "server",
+    "namespace",
+    "default",
+    "protected",
+    "timeouts",
+    "order",
+    "secrets",
+}
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '5m', '1h30m', '250ms' or a number of seconds -> seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative")
+        return float(text)
+    text = str(text).strip()
+    if not text or _DURATION.sub("", text):
+        raise ValueError(f'"{text}" is not a duration (like 90s, 5m, 1h30m)')
+    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+
+
+@dataclass(frozen=True)
+class SecretsSource:
+    env_file: Path | None
+    generate: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path
+    overlay: Path
+    context: str
+    namespace: str
+    server: str | None = None
+    default: bool = False
+    protected: bool = False
+    component_timeout: float = DEFAULT_COMPONENT_TIMEOUT
+    unschedulable_grace: float = DEFAULT_UNSCHEDULABLE_GRACE
+    component_timeouts: dict[str, float] = field(default_factory=dict)
+    order: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    secrets: SecretsSource = SecretsSource(None, False)
+
+    def timeout_for(self, component: str) -> float:
+        return self.component_timeouts.get(component, self.component_timeout)
+
+    def check_components(self, known: set[str]) -> None:
+        """Every component the profile names must exist in the rendered manifests."""
+        listing = ", ".join(sorted(known))
+        for component, deps in self.order.items():
+            if component not in known:
+                raise self._error(
+                    f"order.{component}", f'unknown component "{component}" (known: {listing})'
+                )
+            for dep in deps:
+                if dep not in known:
+                    raise self._error(
+                        f"order.{component}", f'unknown component "{dep}" (known: {listing})'
+                    )
+        for component in self.component_timeouts:
+            if component not in known:
+                raise self._error(
+                    f"timeouts.components.{component}",
+                    f'unknown component "{component}" (known: {listing})',
+                )
+
+    def _error(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {message}")
+
+
+class _Reader:
+    """Reads one profile's mapping, turning every defect into a located ConfigError."""
+
+    def __init__(self, path: Path, display: Path) -> None:
+        self.display = display
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark else "YAML"
+            raise ConfigError(f"{display}: {where}: not valid YAML ({error})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{display}: expected a mapping of settings, got {type(data).__name__}"
+            )
+        self.data: dict[str, Any] = data
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.display}: {where}: {message}")
+
+    def string(
+        self, key: str, *, required: bool = True, data: dict | None = None, prefix: str = ""
+    ) -> str | None:
+        source = self.data if data is None else data
+        value = source.get(key)
+        if value is None:
+            if required:
+                raise self.fail(prefix + key, "missing; add it")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(prefix + key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def boolean(self, key: str, data: dict | None = None, prefix: str = "") -> bool:
+        source = self.data if data is None else data
+        value = source.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(prefix + key, f"expected true or false, got {value!r}")
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key) or {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def duration(self, where: str, value: Any) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            raise self.fail(where, str(error)) from None
+
+
+def load_profile(project: Path, env: str) -> Profile:
+    """Load and validate environments/<env>.yaml of the project."""
+    path = project / PROFILE_DIR / f"{env}.yaml"
+    display = Path(PROFILE_DIR) / f"{env}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_environments(project)) or "none"
+        raise ConfigError(f'{display}: no such environment "{env}" (known: {known})')
+    r = _Reader(path, display)
+
+    unknown = sorted(set(r.data) - _KEYS)
+    if unknown:
+        raise r.fail(unknown[0], f"unknown setting (known: {', '.join(sorted(_KEYS))})")
+
+    overlay = Path(r.string("overlay") or "")
+    if not (project / overlay / "kustomization.yaml").is_file():
+        raise r.fail("overlay", f'"{overlay}" has no kustomization.yaml')
+    namespace = r.string("namespace") or ""
+    if not _NAME.match(namespace) or len(namespace) > 63:
+        raise r.fail("namespace", f'"{namespace}" is not a valid namespace name')
+    server = r.string("server", required=False)
+    if server is not None and not server.startswith("https://"):
+        raise r.fail("server", f'"{server}" must be an https:// URL')
+
+    timeouts = r.mapping("timeouts")
+    for key in timeouts:
+        if key not in ("component", "unschedulable", "components"):
+            raise r.fail(
+                f"timeouts.{key}", "unknown setting (known: component, unschedulable, components)"
+            )
+    per_component = timeouts.get("components") or {}
+    if not isinstance(per_component, dict):
+        raise r.fail("timeouts.components", "expected a mapping of component: duration")
+
+    order_data = r.mapping("order")
+    order: dict[str, tuple[str, ...]] = {}
+    for component, deps in order_data.items():
+        if deps is None:
+            deps = []
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise r.fail(f"order.{component}", "expected a list of component names")
+        order[str(component)] = tuple(deps)
+    if cycle := find_cycle(order):
+        raise r.fail(
+            f"order.{cycle[0]}",
+            f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
+        )
+
+    secrets_data = r.mapping("secrets")
+    for key in secrets_data:
+        if key not in ("envFile", "generate"):
+            raise r.fail(f"secrets.{key}", "unknown setting (known: envFile, generate)")
+    env_file = r.string("envFile", required=False, data=secrets_data, prefix="secrets.")
+
+    return Profile(
+        name=env,
+        path=display,
+        overlay=project / overlay,
+        context=r.string("context") or "",
+        namespace=namespace,
+        server=server,
+        default=r.boolean("default"),
+        protected=r.boolean("protected"),
+        component_timeout=r.duration(
+            "timeouts.component", timeouts.get("component", DEFAULT_COMPONENT_TIMEOUT)
+        ),
+        unschedulable_grace=r.duration(
+            "timeouts.unschedulable", timeouts.get("unschedulable", DEFAULT_UNSCHEDULABLE_GRACE)
+        ),
+        component_timeouts={
+            str(c): r.duration(f"timeouts.components.{c}", v) for c, v in per_component.items()
+        },
+        order=order,
+        secrets=SecretsSource(
+            env_file=project / env_file if env_file else None,
+            generate=r.boolean("generate", data=secrets_data, prefix="secrets."),
+        ),
+    )
+
+
+def available_environments(project: Path) -> list[str]:
+    folder = project / PROFILE_DIR
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def load_all(project: Path) -> list[Profile]:
+    """Every profile, checked together: one default, no two on one cluster and namespace."""
+    profiles = [load_profile(project, env) for env in available_environments(project)]
+    defaults = [p for p in profiles if p.default]
+    if len(defaults) > 1:
+        names = ", ".join(str(p.path) for p in defaults)
+        raise ConfigError(f"{names}: default: only one environment may be the default")
+    seen: dict[tuple[str, str], Profile] = {}
+    for profile in profiles:
+        key = (profile.server or profile.context, profile.namespace)
+        if key in seen:
+            other = seen[key]
+            raise ConfigError(
+                f"{profile.path}: namespace: {other.path} deploys to the same cluster and "
+                f'namespace "{profile.namespace}"; give each environment its own'
+            )
+        seen[key] = profile
+    return profiles
+
+
+def default_environment(project: Path) -> str:
+    defaults = [p.name for p in load_all(project) if p.default]
+    if not defaults:
+        raise ConfigError(
+            f"{PROFILE_DIR}/: no environment is marked `default: true`; "
+            "name one with --env or DEPLOYCTL_ENV"
+        )
+    return defaults[0]

@@ -1,0 +1,138 @@
+"""Kustomize rendering: an environment's overlay -> a list of plain dict objects.
+
+The manifests stay plain Kustomize (usable with `kubectl apply -k`); deployctl
+adds two things at render time: the profile's namespace replaces the
+overlay's, and the Secrets that `manifests/secrets.yaml` declares are built
+from the environment's values (see `secrets.py`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deployctl import secrets
+from deployctl.errors import ConfigError
+from deployctl.profile import Profile
+
+Obj = dict[str, Any]
+MASK = secrets.MASK
+COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+def kustomize_command() -> list[str]:
+    """How to build: $DEPLOYCTL_KUSTOMIZE, kustomize on PATH, the cached build, or kubectl."""
+    if explicit := os.environ.get("DEPLOYCTL_KUSTOMIZE"):
+        return [explicit, "build"]
+    if found := shutil.which("kustomize"):
+        return [found, "build"]
+    from deployctl.cluster import binaries
+
+    cached = binaries.toolset().kustomize
+    if cached.exists():
+        return [str(cached), "build"]
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize"]
+    raise ConfigError(
+        "no kustomize found: install kustomize or kubectl, or run `deployctl cluster build`"
+    )
+
+
+def kustomize_build(overlay: Path) -> list[Obj]:
+    """Render one overlay; a Kustomize error becomes a one-line ConfigError naming it."""
+    result = subprocess.run([*kustomize_command(), str(overlay)], capture_output=True, text=True)
+    if result.returncode != 0:
+        message = " ".join(result.stderr.strip().split())
+        raise ConfigError(f"{overlay}: kustomize build failed: {message}")
+    try:
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{overlay}: kustomize produced invalid YAML: {error}") from None
+
+
+def render_environment(
+    project: Path,
+    profile: Profile,
+    values: secrets.Values | None = None,
+    generated: dict[str, list[str]] | None = None,
+) -> list[Obj]:
+    """The environment's objects: its overlay in its namespace, plus its Secrets.
+
+    Without `values` the Secrets carry masked placeholders (render, plan, diff).
+    """
+    objects = set_namespace(kustomize_build(profile.overlay), profile.namespace)
+    specs = secrets.load_specs(project)
+    if values is None:
+        values = secrets.placeholders(specs)
+    objects += secrets.secret_objects(specs, values, profile.namespace, generated)
+    profile.check_components(components_of(objects))
+    return objects
+
+
+def components_of(objects: Iterable[Obj]) -> set[str]:
+    return {
+        label
+        for o in objects
+        if (label := ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL))
+    }
+
+
+def set_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
+    """Move every namespaced object (and the Namespace itself) to `namespace`.
+
+    Kustomize has already put each namespaced object in the overlay's
+    namespace, so an object with metadata.namespace is namespaced; references
+    to that namespace in RoleBinding subjects move with it.
+    """
+    moved: list[Obj] = []
+    old_namespaces = {o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"} | {
+        o["metadata"]["namespace"] for o in objects if o.get("metadata", {}).get("namespace")
+    }
+    for obj in objects:
+        obj = _copy(obj)
+        metadata = obj.setdefault("metadata", {})
+        if obj.get("kind") == "Namespace":
+            metadata["name"] = namespace
+        elif metadata.get("namespace"):
+            metadata["namespace"] = namespace
+        if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding"):
+            for subject in obj.get("subjects") or []:
+                if subject.get("namespace") in old_namespaces:
+                    subject["namespace"] = namespace
+        moved.append(obj)
+    return moved
+
+
+def mask_secrets(objects: Iterable[Obj]) -> list[Obj]:
+    """Copies of the objects with every Secret value replaced by a mask."""
+    masked = []
+    for obj in objects:
+        if obj.get("kind") == "Secret":
+            obj = _copy(obj)
+            for key in ("data", "stringData"):
+                if obj.get(key):
+                    obj[key] = dict.fromkeys(obj[key], MASK)
+        masked.append(obj)
+    return masked
+
+
+def to_yaml(objects: Iterable[Obj]) -> str:
+    return yaml.safe_dump_all(list(objects), sort_keys=False, default_flow_style=False)
+
+
+def object_ref(obj: Obj) -> str:
+    """kind/name (namespace) — how messages name an object."""
+    metadata = obj.get("metadata") or {}
+    ref = f"{obj.get('kind', '?')}/{metadata.get('name', '?')}"
+    return f"{ref} ({metadata['namespace']})" if metadata.get("namespace") else ref
+
+
+def _copy(obj: Obj) -> Obj:
+    return copy.deepcopy(obj)

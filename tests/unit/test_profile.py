@@ -1,0 +1,112 @@
+"""Environment profiles: loading, defaults and located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deployctl.errors import ConfigError
+from deployctl.profile import load_all, load_profile, parse_duration
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+overlay: manifests/overlays/dev
+context: kwok-deployctl
+namespace: app-dev
+default: true
+timeouts: {component: 2m, unschedulable: 20s, components: {postgresql: 10m}}
+order:
+  postgresql: []
+  worker: [postgresql]
+secrets: {envFile: .env, generate: true}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "manifests/overlays/dev").mkdir(parents=True)
+    (tmp_path / "manifests/overlays/dev/kustomization.yaml").write_text("resources: []\n")
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments/dev.yaml").write_text(GOOD)
+    return tmp_path
+
+
+def write(project: Path, text: str, env: str = "dev") -> None:
+    (project / "environments" / f"{env}.yaml").write_text(text)
+
+
+def test_a_valid_profile_loads_with_its_settings(project: Path) -> None:
+    profile = load_profile(project, "dev")
+
+    assert profile.namespace == "app-dev"
+    assert profile.default and not profile.protected
+    assert profile.timeout_for("postgresql") == 600
+    assert profile.timeout_for("worker") == 120
+    assert profile.unschedulable_grace == 20
+    assert profile.order == {"postgresql": (), "worker": ("postgresql",)}
+    assert profile.secrets.generate
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("namespace: app-dev", "namespace: App_Dev"), 'namespace: "App_Dev" is not a valid'),
+        (("context: kwok-deployctl\n", ""), "context: missing"),
+        (("default: true", "default: yes please"), "default: expected true or false"),
+        (("component: 2m", "component: soon"), 'timeouts.component: "soon" is not a duration'),
+        (("overlay: manifests/overlays/dev", "overlay: nowhere"), 'overlay: "nowhere" has no'),
+        (("worker: [postgresql]", "worker: [worker]"), "order.worker: dependency cycle"),
+        (("secrets:", "secretz:"), "secretz: unknown setting"),
+    ],
+)
+def test_a_defect_is_reported_with_file_and_field(project: Path, change, message) -> None:
+    write(project, GOOD.replace(*change))
+
+    with pytest.raises(ConfigError) as error:
+        load_profile(project, "dev")
+
+    assert str(error.value).startswith("environments/dev.yaml: ")
+    assert message in str(error.value)
+
+
+def test_an_unknown_component_in_order_is_named_with_the_known_ones(project: Path) -> None:
+    write(project, GOOD.replace("worker: [postgresql]", "worker: [wrker]"))
+    profile = load_profile(project, "dev")
+
+    with pytest.raises(ConfigError) as error:
+        profile.check_components({"postgresql", "worker"})
+
+    assert str(error.value) == (
+        'environments/dev.yaml: order.worker: unknown component "wrker" (known: postgresql, worker)'
+    )
+
+
+def test_an_unknown_environment_lists_the_known_ones(project: Path) -> None:
+    with pytest.raises(ConfigError, match=r'no such environment "prod" \(known: dev\)'):
+        load_profile(project, "prod")
+
+
+def test_two_profiles_on_one_cluster_and_namespace_are_a_configuration_error(project) -> None:
+    write(project, GOOD.replace("default: true\n", ""), env="other")
+
+    with pytest.raises(ConfigError, match="same cluster and namespace"):
+        load_all(project)
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("250ms") == 0.25
+    assert parse_duration(15) == 15
+    with pytest.raises(ValueError):
+        parse_duration("5 minutes")
+
+
+def test_the_shipped_profiles_are_valid_and_dev_is_the_default() -> None:
+    profiles = {p.name: p for p in load_all(REPO)}
+
+    assert set(profiles) == {"dev", "staging", "production"}
+    assert [p.name for p in profiles.values() if p.default] == ["dev"]
+    assert profiles["production"].protected
+    assert profiles["dev"].secrets.generate and not profiles["production"].secrets.generate
