@@ -6,6 +6,7 @@ inside the commands that need them, so `deployctl --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -56,28 +57,173 @@ ENV_ARG = typer.Argument(..., help="Environment to deploy (a profile in environm
 ENV_OPT = typer.Option(None, "--env", "-e", envvar="DEPLOYCTL_ENV", help="Environment.")
 
 
+PROJECT = typer.Option(
+    None,
+    "--project",
+    help="The deployctl project (a folder with environments/); default: the nearest one above.",
+)
+SHOW_SECRETS = typer.Option(
+    False, "--show-secrets", help="Print Secret values instead of masking them."
+)
+
+
+def _project(explicit: Path | None) -> Path:
+    from deployctl.errors import ConfigError
+
+    if explicit is not None:
+        if not (explicit / "environments").is_dir():
+            raise ConfigError(f"{explicit}: not a deployctl project (it has no environments/)")
+        return explicit
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "environments").is_dir():
+            return folder
+    raise ConfigError(
+        f"{here}: no environments/ folder here or above; run inside a deployctl project "
+        "or pass --project"
+    )
+
+
 @app.command()
-def render(env: str = ENV_ARG) -> None:
+def render(
+    env: str = ENV_ARG,
+    project: Path | None = PROJECT,
+    show_secrets: bool = SHOW_SECRETS,
+) -> None:
     """Print the rendered objects as YAML, in apply order (Secret values masked)."""
-    _not_yet("render", 4)
+    import os
+
+    from deployctl import plan, profile, render, secrets
+
+    root = _project(project)
+    prof = profile.load_profile(root, env)
+    values = None
+    if show_secrets:
+        specs = secrets.load_specs(root)
+        values, _ = secrets.resolve(specs, prof, os.environ, offline=True)
+    objects = render.render_environment(root, prof, values)
+    ordered = plan.build_plan(objects, prof.order).apply_order()
+    typer.echo(render.to_yaml(ordered if show_secrets else render.mask_secrets(ordered)), nl=False)
+
+
+KUBECONFIG_OPT = typer.Option(
+    None, "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file(s), as kubectl."
+)
+CONTEXT_OPT = typer.Option(
+    None, "--context", help="Kube context (default: the one the profile names)."
+)
+NAMESPACE_OPT = typer.Option(None, "--namespace", "-n", help="Namespace (default: the profile's).")
+OUTPUT_OPT = typer.Option("text", "--output", "-o", help="text, or json: one report on stdout.")
+YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+TIMEOUT_OPT = typer.Option(
+    None, "--timeout", help="How long to wait for each component (e.g. 90s, 5m)."
+)
+
+
+def _options(
+    kubeconfig: str | None,
+    context: str | None,
+    timeout: str | None = None,
+    force_conflicts: bool = False,
+    adopt: bool = False,
+):
+    from deployctl.engine import Options
+    from deployctl.errors import ConfigError
+    from deployctl.profile import parse_duration
+
+    seconds = None
+    if timeout is not None:
+        try:
+            seconds = parse_duration(timeout)
+        except ValueError as error:
+            raise ConfigError(f"--timeout: {error}") from None
+    first_kubeconfig = kubeconfig.split(os.pathsep)[0] if kubeconfig else None
+    return Options(
+        context=context,
+        kubeconfig=first_kubeconfig,
+        timeout=seconds,
+        force_conflicts=force_conflicts,
+        adopt=adopt,
+    )
+
+
+def _json(output: str) -> bool:
+    from deployctl.errors import ConfigError
+
+    if output not in ("text", "json"):
+        raise ConfigError(f"--output: {output!r} is not text or json")
+    return output == "json"
 
 
 @app.command()
-def plan(env: str = ENV_ARG) -> None:
+def plan(
+    env: str = ENV_ARG,
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+) -> None:
     """Show the dependency graph and what would be created, changed or pruned."""
-    _not_yet("plan", 4)
+    from deployctl import operations, report
+
+    as_json = _json(output)
+    target = operations.resolve_target(
+        _project(project), env, _options(kubeconfig, context), namespace
+    )
+    status, document = operations.plan(target, report.Reporter())
+    if as_json:
+        report.emit_json(document)
+    raise typer.Exit(int(status))
 
 
 @app.command()
-def diff(env: str = ENV_ARG) -> None:
+def diff(
+    env: str = ENV_ARG,
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    show_secrets: bool = SHOW_SECRETS,
+) -> None:
     """Unified diff, live vs. to-be-applied (exit 0 no change, 1 changes, 2 error)."""
-    _not_yet("diff", 4)
+    from deployctl import operations, report
+
+    target = operations.resolve_target(
+        _project(project), env, _options(kubeconfig, context), namespace
+    )
+    status, text = operations.diff(target, report.Reporter(), show_secrets=show_secrets)
+    typer.echo(text, nl=False)
+    raise typer.Exit(int(status))
 
 
 @app.command()
-def up(env: str = ENV_ARG) -> None:
+def up(
+    env: str = ENV_ARG,
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+    yes: bool = YES_OPT,
+    timeout: str | None = TIMEOUT_OPT,
+    force_conflicts: bool = typer.Option(
+        False, "--force-conflicts", help="Take fields that another field manager owns."
+    ),
+    adopt: bool = typer.Option(
+        False, "--adopt", help="Take over existing objects that deployctl did not create."
+    ),
+) -> None:
     """Validate, apply in dependency order, wait for health, prune, record a revision."""
-    _not_yet("up", 4)
+    from deployctl import operations, report
+
+    as_json = _json(output)
+    options = _options(kubeconfig, context, timeout, force_conflicts, adopt)
+    target = operations.resolve_target(_project(project), env, options, namespace, yes)
+    status, document = operations.up(target, report.make_reporter(as_json))
+    if as_json:
+        report.emit_json(document)
+    raise typer.Exit(int(status))
 
 
 @app.command()
@@ -168,12 +314,23 @@ def cluster_status(name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFI
         raise typer.Exit(ExitStatus.FAILED)
 
 
+def _wants_json(args: list[str]) -> bool:
+    pairs = zip(args, [*args[1:], ""], strict=False)
+    return any(a in ("-o", "--output") and b == "json" for a, b in pairs) or "--output=json" in args
+
+
 def main() -> None:
     """Entry point: the one place that turns domain errors into messages and exit codes."""
     try:
         app()
     except DeployctlError as error:
         typer.secho(f"error: {error}", err=True, fg="red")
+        if _wants_json(sys.argv[1:]):
+            # CI reads one JSON document on stdout, failures included.
+            import json
+
+            document = {"result": "error", "error": str(error), "exit": int(error.exit_status)}
+            print(json.dumps(document, indent=2))
         sys.exit(int(error.exit_status))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

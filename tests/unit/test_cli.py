@@ -56,8 +56,8 @@ def test_version_prints_the_package_version() -> None:
 @pytest.mark.parametrize(
     ("args", "issue"),
     [
-        (["up", "dev"], 4),
-        (["render", "dev"], 4),
+        (["history"], 5),
+        (["rollback"], 5),
         (["rollout", "orchestrator", "v2.0.1"], 5),
         (["down", "dev"], 5),
     ],

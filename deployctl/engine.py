@@ -1,0 +1,614 @@
+"""Runs a deploy: validate everything, apply in dependency order, wait, prune, record.
+
+`prepare()` does every check before the first write — rendering, secrets,
+the cluster and context, ownership, a server-side dry run of every object
+with strict field validation — and works out what would change. Only a new
+namespace is created for the dry run, and it is removed again if validation
+fails, so a failed `prepare()` leaves the cluster as it was (exit 2).
+
+`execute()` applies the foundation, then starts each component as soon as
+every component it depends on is healthy (bounded parallelism), watches it
+until it is healthy, fails, or times out, prunes what the environment no
+longer has once everything is healthy, and records a revision.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployctl import health, plan, releases, render, secrets
+from deployctl.errors import ConfigError, DeployctlError, ExitStatus
+from deployctl.kube import ApplyConflict, Cluster, Invalid, KubeError, NotFound, ref
+from deployctl.observe import ClusterView
+from deployctl.profile import Profile
+from deployctl.report import Reporter
+
+Obj = dict[str, Any]
+ENV_LABEL = "deployctl.dev/environment"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
+PARALLEL_APPLIES = 8
+PARALLEL_COMPONENTS = 4
+IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+
+
+class DeployFailed(DeployctlError):
+    """The cluster was changed and then something failed (exit 1)."""
+
+    exit_status = ExitStatus.FAILED
+
+
+@dataclass
+class Options:
+    context: str | None = None
+    kubeconfig: str | None = None
+    force_conflicts: bool = False
+    adopt: bool = False
+    timeout: float | None = None
+    prune: bool = True
+
+
+@dataclass
+class Change:
+    obj: Obj
+    action: str  # create | update | unchanged | prune
+    live: Obj | None = None
+    dry_run: Obj | None = None
+
+    @property
+    def ref(self) -> str:
+        return ref(self.obj)
+
+
+@dataclass
+class Prepared:
+    objects: list[Obj]
+    plan: plan.Plan
+    changes: list[Change]
+    prune: list[Obj]
+    previous: releases.Revision | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.prune) or any(c.action in ("create", "update") for c in self.changes)
+
+
+@dataclass
+class ComponentResult:
+    name: str
+    state: str = (
+        "pending"  # pending | applying | waiting | healthy | failed | not-started | stopped
+    )
+    message: str = ""
+    details: list[str] = field(default_factory=list)
+    started: float | None = None
+    finished: float | None = None
+
+
+def connect(profile: Profile, options: Options) -> Cluster:
+    """The profile's context (or --context); refuse a context pointing elsewhere."""
+    context = options.context or profile.context
+    cluster = Cluster.connect(context, options.kubeconfig)
+    if profile.server and cluster.server.rstrip("/") != profile.server.rstrip("/"):
+        raise ConfigError(
+            f"{profile.path}: server: context {context} points at {cluster.server}, "
+            f"not {profile.server}; use the right context or fix the profile"
+        )
+    cluster.server_version()  # reachable and answering, or Unreachable (exit 2)
+    return cluster
+
+
+def identify(obj: Obj, environment: str) -> Obj:
+    """The object with deployctl's ownership labels."""
+    labelled = {**obj, "metadata": {**obj["metadata"]}}
+    labels = dict(labelled["metadata"].get("labels") or {})
+    labels[MANAGED_BY] = "deployctl"
+    labels[ENV_LABEL] = environment
+    labelled["metadata"]["labels"] = labels
+    return labelled
+
+
+def normalized(obj: Obj | None) -> Obj | None:
+    if obj is None:
+        return None
+    clean = {k: v for k, v in obj.items() if k != "status"}
+    clean["metadata"] = {
+        k: v for k, v in (obj.get("metadata") or {}).items() if k not in IGNORED_METADATA
+    }
+    return clean
+
+
+class Deploy:
+    def __init__(
+        self,
+        project: Path,
+        profile: Profile,
+        cluster: Cluster,
+        options: Options,
+        reporter: Reporter,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.project = project
+        self.profile = profile
+        self.cluster = cluster
+        self.options = options
+        self.reporter = reporter
+        self.environ = dict(os.environ if environ is None else environ)
+        self.namespace = profile.namespace
+        self._created_for_validation: list[Obj] = []
+        self._adopted: set[tuple] = set()
+        self.stop = threading.Event()
+
+    # -- validation ------------------------------------------------------------------
+
+    def prepare(self, *, read_only: bool = False) -> Prepared:
+        """Validate everything. `read_only` (plan, diff): write nothing, work without values."""
+        try:
+            return self._prepare(read_only)
+        except BaseException:
+            self._undo_validation_scaffolding()
+            raise
+
+    def _prepare(self, read_only: bool) -> Prepared:
+        specs = secrets.load_specs(self.project)
+        values = generated = None
+        stored = self._stored_secret_values(specs) if self.profile.secrets.generate else {}
+        try:
+            values, generated = secrets.resolve(specs, self.profile, self.environ, stored)
+        except ConfigError:
+            if not read_only:
+                raise
+        with_values = values is not None
+        objects = [
+            identify(o, self.profile.name)
+            for o in render.render_environment(self.project, self.profile, values, generated)
+        ]
+        deploy_plan = plan.build_plan(objects, self.profile.order)
+        ordered = deploy_plan.apply_order()
+
+        live = self._live_objects(ordered)
+        self._check_ownership(ordered, live)
+        namespace_ready = self._namespace_exists()
+        if not read_only:
+            self._ensure_namespace_for_validation(ordered, live)
+            namespace_ready = True
+        checkable = [
+            o
+            for o in ordered
+            if (with_values or o["kind"] != "Secret")
+            and (namespace_ready or not o["metadata"].get("namespace"))
+        ]
+        dry_runs = self._dry_run(checkable)
+        changes = []
+        for obj in ordered:
+            key = _key(obj)
+            current = live.get(key)
+            if current is None:
+                action = "create"
+            elif key not in dry_runs:
+                action = "unknown"  # a Secret whose values were not given: not judged
+            elif normalized(dry_runs[key]) == normalized(current):
+                action = "unchanged"
+            else:
+                action = "update"
+            changes.append(Change(obj, action, current, dry_runs.get(key)))
+
+        previous = releases.latest(self.cluster, self.namespace, self.profile.name, deployed=True)
+        prune = self._prune_candidates(ordered, previous) if self.options.prune else []
+        return Prepared(ordered, deploy_plan, changes, prune, previous)
+
+    def _stored_secret_values(self, specs: list[secrets.SecretSpec]) -> dict[str, dict[str, str]]:
+        stored = {}
+        for spec in specs:
+            if self._namespace_exists():
+                found = self.cluster.get("v1", "Secret", spec.name, self.namespace)
+                if found:
+                    stored[spec.name] = secrets.decode(found)
+        return stored
+
+    def _namespace_exists(self) -> bool:
+        return self.cluster.get("v1", "Namespace", self.namespace) is not None
+
+    def _live_objects(self, objects: list[Obj]) -> dict[tuple, Obj]:
+        def fetch(obj: Obj) -> tuple[tuple, Obj | None]:
+            meta = obj["metadata"]
+            return _key(obj), self.cluster.get(
+                obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+            )
+
+        with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
+            return {key: found for key, found in pool.map(fetch, objects) if found is not None}
+
+    def _check_ownership(self, objects: list[Obj], live: dict[tuple, Obj]) -> None:
+        for obj in objects:
+            current = live.get(_key(obj))
+            if current is None:
+                continue
+            owner = ((current.get("metadata") or {}).get("labels") or {}).get(ENV_LABEL)
+            if owner == self.profile.name:
+                continue
+            if owner and owner != self.profile.name:
+                raise ConfigError(
+                    f"{ref(obj)} belongs to environment {owner}, not {self.profile.name}; "
+                    "two environments must not share objects"
+                )
+            if not self.options.adopt:
+                raise ConfigError(
+                    f"{ref(obj)} exists and was not created by deployctl; "
+                    "pass --adopt to take it over, or delete it"
+                )
+            self._adopted.add(_key(obj))  # taking it over means taking its fields too
+
+    def _ensure_namespace_for_validation(self, objects: list[Obj], live: dict[tuple, Obj]) -> None:
+        """A namespaced dry run needs its namespace: create it now, remove it if we fail."""
+        for obj in objects:
+            if obj["kind"] in ("Namespace", "CustomResourceDefinition") and _key(obj) not in live:
+                self.reporter.info(f"creating {ref(obj)} (needed to validate the rest)")
+                self.cluster.apply(obj)
+                self._created_for_validation.append(obj)
+
+    def _undo_validation_scaffolding(self) -> None:
+        for obj in reversed(self._created_for_validation):
+            try:
+                self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+                self.reporter.info(f"removed {ref(obj)} again: validation failed")
+            except KubeError as error:
+                self.reporter.info(f"could not remove {ref(obj)}: {error}")
+        self._created_for_validation.clear()
+
+    def _dry_run(self, objects: list[Obj]) -> dict[tuple, Obj]:
+        def check(obj: Obj) -> tuple[tuple, Obj | str]:
+            try:
+                return _key(obj), self.cluster.apply(obj, dry_run=True, force=self._force(obj))
+            except ApplyConflict as error:
+                return _key(obj), (
+                    f"{error}; another field manager owns these fields — "
+                    "rerun with --force-conflicts to take them"
+                )
+            except Invalid as error:
+                hint = ""
+                if "immutable" in str(error):
+                    hint = (
+                        " — this field cannot change in place: delete the object "
+                        "(for a StatefulSet: kubectl delete statefulset NAME --cascade=orphan) "
+                        "and deploy again"
+                    )
+                return _key(obj), f"{error}{hint}"
+
+        with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
+            results = dict(pool.map(check, objects))
+        problems = [message for message in results.values() if isinstance(message, str)]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ConfigError(f"validation failed: {problems[0]}{more}")
+        return {key: value for key, value in results.items() if isinstance(value, dict)}
+
+    def _prune_candidates(
+        self, objects: list[Obj], previous: releases.Revision | None
+    ) -> list[Obj]:
+        if previous is None:
+            return []
+        wanted = {_key(o) for o in objects}
+        candidates = []
+        for old in previous.objects:
+            if _key(old) in wanted or old["kind"] in NEVER_PRUNED:
+                continue
+            meta = old["metadata"]
+            current = self.cluster.get(
+                old["apiVersion"], old["kind"], meta["name"], meta.get("namespace")
+            )
+            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+            # Only what deployctl created for this environment, and still marked so.
+            if current is not None and labels.get(ENV_LABEL) == self.profile.name:
+                candidates.append(current)
+        return candidates
+
+    # -- execution -------------------------------------------------------------------
+
+    def execute(self, prepared: Prepared) -> dict[str, ComponentResult]:
+        self._created_for_validation.clear()  # validation passed: they stay
+        self._apply_foundation(prepared)
+        results = self._run_components(prepared)
+        failed = [r for r in results.values() if r.state != "healthy"]
+        if not failed and prepared.prune:
+            self._prune(prepared.prune)
+        return results
+
+    def _apply_one(self, change: Change) -> None:
+        if change.action in ("unchanged", "unknown"):
+            return
+        self.cluster.apply(change.obj, force=self._force(change.obj))
+        self.reporter.object(change.ref, change.action)
+
+    def _force(self, obj: Obj) -> bool:
+        return self.options.force_conflicts or _key(obj) in self._adopted
+
+    def _apply_foundation(self, prepared: Prepared) -> None:
+        foundation_keys = {_key(o) for o in prepared.plan.foundation}
+        changes = [c for c in prepared.changes if _key(c.obj) in foundation_keys]
+        namespaces = [c for c in changes if c.obj["kind"] == "Namespace"]
+        for change in namespaces:
+            self._apply_one(change)
+        with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
+            list(pool.map(self._apply_one, [c for c in changes if c not in namespaces]))
+
+    def _run_components(self, prepared: Prepared) -> dict[str, ComponentResult]:
+        components = prepared.plan.components
+        results = {name: ComponentResult(name) for name in components}
+        changes = {_key(c.obj): c for c in prepared.changes}
+        view = ClusterView(self.cluster, self.namespace)
+        for api_version, kind in _watched_kinds(components.values()):
+            view.track(api_version, kind)
+        pending = set(components)
+        running: dict[Future, str] = {}
+        try:
+            with ThreadPoolExecutor(PARALLEL_COMPONENTS) as pool:
+                while pending or running:
+                    for name in sorted(pending):
+                        deps = components[name].depends_on
+                        if any(
+                            results[d].state in ("failed", "not-started", "stopped") for d in deps
+                        ):
+                            blocked = next(d for d in deps if results[d].state != "healthy")
+                            results[name].state = "not-started"
+                            results[name].message = f"not started: {blocked} did not become healthy"
+                            self.reporter.component(results[name])
+                            pending.discard(name)
+                        elif (
+                            all(results[d].state == "healthy" for d in deps)
+                            and not self.stop.is_set()
+                        ):
+                            pending.discard(name)
+                            future = pool.submit(
+                                self._run_component, components[name], results[name], changes, view
+                            )
+                            running[future] = name
+                    if not running:
+                        for name in sorted(pending):
+                            results[name].state = "not-started"
+                            results[name].message = "not started: the deploy stopped"
+                            self.reporter.component(results[name])
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        future.result()
+                        if results[name].state == "failed":
+                            self.stop.set()  # fail fast: start nothing new, stop waiting
+        finally:
+            view.stop()
+        return results
+
+    def _run_component(
+        self,
+        component: plan.Component,
+        result: ComponentResult,
+        changes: dict[tuple, Change],
+        view: ClusterView,
+    ) -> None:
+        result.started = time.monotonic()
+        result.state = "applying"
+        self.reporter.component(result)
+        try:
+            for obj in component.objects:
+                change = changes[_key(obj)]
+                self._apply_one(change)
+                if change.action == "create":
+                    self._bootstrap_autoscaled_replicas(obj, component)
+            result.state = "waiting"
+            self.reporter.component(result)
+            self._wait_healthy(component, result, view)
+        except KubeError as error:
+            result.state = "failed"
+            result.message = str(error)
+        result.finished = time.monotonic()
+        self.reporter.component(result)
+
+    def _bootstrap_autoscaled_replicas(self, obj: Obj, component: plan.Component) -> None:
+        """A new autoscaled workload starts at its HPA's minReplicas.
+
+        Written by a separate field manager, so `deployctl` never owns
+        spec.replicas and later applies never reset the running count.
+        """
+        hpa = _autoscaler_for(obj, component.objects)
+        if hpa is None:
+            return
+        scale = {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "metadata": {"name": obj["metadata"]["name"], "namespace": self.namespace},
+            "spec": {"replicas": hpa["spec"].get("minReplicas", 1)},
+        }
+        resource = self.cluster.resource(obj["apiVersion"], obj["kind"])
+        from deployctl.kube import REQUEST_TIMEOUT, call
+
+        call(
+            ref(obj),
+            lambda: resource.handle.server_side_apply(
+                body=scale,
+                namespace=self.namespace,
+                field_manager="deployctl-initial-replicas",
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+        )
+
+    def _wait_healthy(
+        self, component: plan.Component, result: ComponentResult, view: ClusterView
+    ) -> None:
+        timeout = self.options.timeout or self.profile.timeout_for(component.name)
+        deadline = time.monotonic() + timeout
+        workloads = component.workloads
+        while True:
+            verdicts = [self._judge(w, component, view) for w in workloads]
+            failures = [v for v in verdicts if v.failed]
+            if failures:
+                result.state = "failed"
+                result.message = f"{component.name}: {failures[0].message}"
+                result.details = self._failure_details(failures[0])
+                return
+            if all(v.healthy for v in verdicts):
+                result.state = "healthy"
+                result.message = "; ".join(v.message for v in verdicts if v.message)
+                return
+            if self.stop.is_set():
+                result.state = "stopped"
+                result.message = "stopped waiting: another component failed"
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                result.state = "failed"
+                waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
+                result.message = f"{component.name}: timed out after {timeout:.0f} s: {waiting_on}"
+                return
+            progress = "; ".join(v.message for v in verdicts if not v.healthy)
+            if progress != result.message:
+                result.message = progress
+                self.reporter.component(result)
+            view.wait_for_change(min(1.0, remaining))
+
+    def _judge(self, workload: Obj, component: plan.Component, view: ClusterView) -> Verdict:
+        name = workload["metadata"]["name"]
+        live = view.get(workload["apiVersion"], workload["kind"], name)
+        if live is None:
+            return Verdict(health.in_progress(f"{workload['kind']} {name} not seen yet"))
+        hpa = _autoscaler_for(workload, component.objects)
+        if live["kind"] == "Deployment":
+            status = health.deployment_health(live, (hpa or {}).get("spec", {}).get("minReplicas"))
+        else:
+            status = health.object_health(live)
+        pods = _current_pods(live, view)
+        for pod in pods:
+            problem = health.pod_problem(pod, unschedulable_grace=self.profile.unschedulable_grace)
+            if problem:
+                return Verdict(health.failed(f"{live['kind']} {name}: {problem}"), pod)
+        if status.failed:
+            return Verdict(health.failed(f"{live['kind']} {name}: {status.message}"))
+        if status.healthy:
+            return Verdict(status)
+        not_ready = [health.not_ready_reason(p) for p in pods if not _ready(p)]
+        message = f"{live['kind']} {name}: {status.message}"
+        if not_ready:
+            message += "; " + "; ".join(not_ready[:3])
+        return Verdict(health.in_progress(message))
+
+    def _failure_details(self, verdict: Verdict) -> list[str]:
+        details = []
+        pod = verdict.pod
+        if pod is None:
+            return details
+        name = pod["metadata"]["name"]
+        try:
+            events, _ = self.cluster.list(
+                "v1",
+                "Event",
+                self.namespace,
+                field_selector=f"involvedObject.name={name},type=Warning",
+            )
+        except KubeError:
+            events = []
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        for event in events[-3:]:
+            details.append(f"event {event.get('reason')}: {event.get('message', '').strip()}")
+        for container in pod["spec"].get("containers", []):
+            logs = self.cluster.pod_logs(self.namespace, name, container["name"], lines=10)
+            if logs:
+                details.append(f"last log lines of {name}/{container['name']}:\n{logs.rstrip()}")
+        return details
+
+    def _prune(self, objects: list[Obj]) -> None:
+        for obj in objects:
+            meta = obj["metadata"]
+            try:
+                self.cluster.delete(
+                    obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+                )
+                self.reporter.object(ref(obj), "prune")
+            except NotFound:
+                pass
+
+
+@dataclass
+class Verdict:
+    status: health.HealthStatus
+    pod: Obj | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.healthy
+
+    @property
+    def failed(self) -> bool:
+        return self.status.failed
+
+    @property
+    def message(self) -> str:
+        return self.status.message
+
+
+def _key(obj: Obj) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    group = obj.get("apiVersion", "").rpartition("/")[0]
+    return group, obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")
+
+
+def _ready(pod: Obj) -> bool:
+    ready = health.condition(pod, "Ready")
+    return bool(ready and ready.get("status") == "True")
+
+
+def _autoscaler_for(workload: Obj, objects: list[Obj]) -> Obj | None:
+    for obj in objects:
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        target = obj["spec"].get("scaleTargetRef") or {}
+        if (
+            target.get("kind") == workload["kind"]
+            and target.get("name") == workload["metadata"]["name"]
+        ):
+            return obj
+    return None
+
+
+def _watched_kinds(components) -> list[tuple[str, str]]:
+    kinds = {(w["apiVersion"], w["kind"]) for c in components for w in c.workloads}
+    if kinds:
+        kinds |= {("v1", "Pod"), ("apps/v1", "ReplicaSet")}
+    return sorted(kinds)
+
+
+def _owned_by(obj: Obj, owner: Obj) -> bool:
+    uid = owner["metadata"].get("uid")
+    return any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or [])
+
+
+def _current_pods(workload: Obj, view: ClusterView) -> list[Obj]:
+    """Pods of the workload's newest revision: old, failing pods must not fail a fix."""
+    pods = view.objects("v1", "Pod")
+    kind = workload["kind"]
+    if kind == "Deployment":
+        revision = (workload["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision"
+        )
+        replica_sets = [
+            rs
+            for rs in view.objects("apps/v1", "ReplicaSet")
+            if _owned_by(rs, workload)
+            and (rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+            == revision
+        ]
+        return [p for rs in replica_sets for p in pods if _owned_by(p, rs)]
+    if kind == "StatefulSet":
+        update = (workload.get("status") or {}).get("updateRevision")
+        return [
+            p
+            for p in pods
+            if _owned_by(p, workload)
+            and (p["metadata"].get("labels") or {}).get("controller-revision-hash") == update
+        ]
+    return [p for p in pods if _owned_by(p, workload)]

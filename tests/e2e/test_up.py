@@ -1,0 +1,299 @@
+"""`deployctl up` (and plan, diff) against a real API server."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from kubetest import Kube
+from projects import (
+    Project,
+    configmap,
+    deployctl,
+    deployment,
+    service,
+    statefulset,
+)
+
+ORDER = {"db": [], "api": ["db"], "web": ["api"], "jobs": ["api"]}
+
+
+@pytest.fixture
+def project(tmp_path: Path, kube: Kube, cluster) -> Project:
+    return Project(tmp_path / "project", "test", kube.namespace, cluster.context)
+
+
+def stack(image, api_tag: str = "v1", delay: str | None = None) -> list[dict]:
+    return [
+        service("db", headless=True),
+        statefulset("db", image("v1"), delay=delay),
+        service("api"),
+        deployment("api", image(api_tag)),
+        deployment("web", image("v1"), delay=delay),
+        deployment("jobs", image("v1"), delay=delay),
+    ]
+
+
+def when(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def ready_since(pod: dict) -> datetime:
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    return when(ready["lastTransitionTime"])
+
+
+def test_components_start_only_after_their_dependencies_are_ready(project, kube, cluster, image):
+    project.write(stack(image, delay="3s"), ORDER)
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert result.code == 0, result.stderr
+    db_pod = kube.get("v1", "Pod", "db-0")
+    api = kube.get("apps/v1", "Deployment", "api")
+    api_pods = kube.list("v1", "Pod", label_selector="app.kubernetes.io/name=api")
+    # The cluster's own timestamps: each dependent was created after its dependency was Ready.
+    assert when(api["metadata"]["creationTimestamp"]) >= ready_since(db_pod)
+    api_ready = max(ready_since(p) for p in api_pods)
+    for name in ("web", "jobs"):
+        created = kube.get("apps/v1", "Deployment", name)["metadata"]["creationTimestamp"]
+        assert when(created) >= api_ready
+    # Independent components ran side by side.
+    web, jobs = (result.report["components"][n] for n in ("web", "jobs"))
+    assert web["started"] < jobs["finished"] and jobs["started"] < web["finished"]
+    assert result.report["result"] == "deployed" and result.report["revision"] == 1
+
+
+def test_a_second_up_of_unchanged_manifests_changes_nothing(project, kube, cluster, image):
+    project.write(stack(image), ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    before = {
+        d["metadata"]["name"]: d["metadata"]["resourceVersion"]
+        for d in kube.list("apps/v1", "Deployment")
+    }
+
+    again = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert again.code == 0, again.stderr
+    assert again.report["changed"] is False
+    assert again.report["revision"] is None
+    assert {o["action"] for o in again.report["objects"]} == {"unchanged"}
+    after = {
+        d["metadata"]["name"]: d["metadata"]["resourceVersion"]
+        for d in kube.list("apps/v1", "Deployment")
+    }
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("tag", "reason"),
+    [("v1-crashloop", "CrashLoopBackOff"), ("v1-pullerror", "ImagePullBackOff|ErrImagePull")],
+)
+def test_a_failing_component_fails_fast_with_reason_and_pod_and_dependents_not_started(
+    project, kube, cluster, image, tag, reason
+):
+    project.write(stack(image, api_tag=tag), ORDER)
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "10m")
+
+    assert result.code == 1, result.stderr
+    api = result.report["components"]["api"]
+    assert api["state"] == "failed"
+    assert any(r in api["message"] for r in reason.split("|")), api["message"]
+    assert "pod api-" in api["message"]  # names the pod
+    assert "timed out" not in api["message"]
+    for dependent in ("web", "jobs"):
+        assert result.report["components"][dependent]["state"] == "not-started"
+        assert kube.get("apps/v1", "Deployment", dependent) is None
+    assert "FAILED api:" in result.stderr
+
+
+def test_a_timeout_says_what_was_still_missing(project, kube, cluster, image):
+    project.write(stack(image, api_tag="v1-unready"), ORDER)
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "6s")
+
+    assert result.code == 1
+    message = result.report["components"]["api"]["message"]
+    assert "timed out after 6 s" in message
+    assert "0/1 available" in message
+    assert "Ready=False" in message and "pod api-" in message
+
+
+def test_a_validation_failure_creates_nothing(tmp_path, client, cluster, image):
+    namespace = f"t-invalid-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    project = Project(tmp_path / "p", "test", namespace, cluster.context)
+    broken = deployment("api", image("v1"))
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    project.write(
+        [configmap("settings", "api", {"a": "1"}), broken], {"api": []}, namespace_object=True
+    )
+
+    result = deployctl(cluster, project.root, "up", "test")
+
+    assert result.code == 2
+    assert "Deployment/api" in result.stderr and "imagePullPolicyy" in result.stderr
+    assert "Traceback" not in result.stderr
+    namespaces = client.resources.get(api_version="v1", kind="Namespace")
+    leftover = [n for n in namespaces.get().items if n.metadata.name == namespace]
+    # The namespace made for the dry run was removed again (or is on its way out).
+    assert not leftover or leftover[0].metadata.deletionTimestamp
+
+
+def test_a_field_conflict_is_reported_and_force_conflicts_takes_it(project, kube, cluster, image):
+    project.write([configmap("settings", "api", {"mode": "auto"}), *stack(image)], ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    kube.resource("v1", "ConfigMap").server_side_apply(
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": kube.namespace},
+            "data": {"mode": "manual"},
+        },
+        namespace=kube.namespace,
+        field_manager="someone-else",
+        force_conflicts=True,
+    )
+    project.write([configmap("settings", "api", {"mode": "auto2"}), *stack(image)], ORDER)
+
+    refused = deployctl(cluster, project.root, "up", "test")
+    forced = deployctl(cluster, project.root, "up", "test", "--force-conflicts")
+
+    assert refused.code == 2
+    assert "someone-else" in refused.stderr and ".data.mode" in refused.stderr
+    assert "--force-conflicts" in refused.stderr
+    assert forced.code == 0, forced.stderr
+    assert kube.get("v1", "ConfigMap", "settings")["data"]["mode"] == "auto2"
+
+
+def test_prune_removes_only_what_deployctl_created_and_never_a_claim(project, kube, cluster, image):
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": "scratch",
+            "labels": {"app.kubernetes.io/name": "scratch", "app.kubernetes.io/component": "api"},
+        },
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    extra = configmap("extra", "api", {"x": "1"})
+    project.write([extra, claim, *stack(image)], ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    kube.create(configmap("hand-made", "api", {"y": "1"}))
+
+    project.write(stack(image), ORDER)
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert result.code == 0, result.stderr
+    pruned = [o["object"] for o in result.report["objects"] if o["action"] == "prune"]
+    assert pruned == [f"ConfigMap/extra in namespace {kube.namespace}"]
+    assert kube.get("v1", "ConfigMap", "extra") is None
+    assert kube.get("v1", "ConfigMap", "hand-made") is not None
+    assert kube.get("v1", "PersistentVolumeClaim", "scratch") is not None
+
+
+def test_an_existing_object_is_not_taken_over_without_adopt(project, kube, cluster, image):
+    kube.create(configmap("settings", "api", {"mode": "theirs"}))
+    project.write([configmap("settings", "api", {"mode": "ours"}), *stack(image)], ORDER)
+
+    refused = deployctl(cluster, project.root, "up", "test")
+    adopted = deployctl(cluster, project.root, "up", "test", "--adopt")
+
+    assert refused.code == 2
+    assert "ConfigMap/settings" in refused.stderr and "--adopt" in refused.stderr
+    assert adopted.code == 0, adopted.stderr
+    assert kube.get("v1", "ConfigMap", "settings")["data"]["mode"] == "ours"
+
+
+def test_an_autoscaled_workload_starts_at_min_replicas_and_keeps_its_running_count(
+    project, kube, cluster, image
+):
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": "web",
+            "labels": {"app.kubernetes.io/name": "web", "app.kubernetes.io/component": "web"},
+        },
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 5,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ],
+        },
+    }
+    objects = [*stack(image), hpa]
+    objects[4] = deployment("web", image("v1"), replicas=None)
+    project.write(objects, ORDER)
+
+    first = deployctl(cluster, project.root, "up", "test")
+    assert first.code == 0, first.stderr
+    web = kube.get("apps/v1", "Deployment", "web")
+    assert web["spec"]["replicas"] == 2 and web["status"]["readyReplicas"] == 2
+
+    # The autoscaler (here: someone scaling) moves it; a later deploy must not reset it.
+    kube.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 4}})
+    objects[3] = deployment("api", image("v2"))
+    project.write(objects, ORDER)
+    second = deployctl(cluster, project.root, "up", "test")
+
+    assert second.code == 0, second.stderr
+    assert kube.get("apps/v1", "Deployment", "web")["spec"]["replicas"] == 4
+
+
+def test_diff_masks_secret_values_unless_asked(project, kube, cluster, image):
+    declared = {"api-credentials": {"component": "api", "keys": ["API_TOKEN"]}}
+    profile = {"secrets": {"generate": False}}
+    project.write(stack(image), ORDER, secrets=declared, profile=profile)
+    first = deployctl(cluster, project.root, "up", "test", env={"API_TOKEN": "first-token-1"})
+    assert first.code == 0, first.stderr
+
+    unchanged = deployctl(cluster, project.root, "diff", "test", env={"API_TOKEN": "first-token-1"})
+    masked = deployctl(cluster, project.root, "diff", "test", env={"API_TOKEN": "second-token-2"})
+    shown = deployctl(
+        cluster, project.root, "diff", "test", "--show-secrets", env={"API_TOKEN": "second-token-2"}
+    )
+
+    assert unchanged.code == 0 and unchanged.stdout == ""
+    assert masked.code == 1
+    assert "Secret/api-credentials" in masked.stdout and "<masked" in masked.stdout
+    for value in ("first-token-1", "second-token-2"):
+        encoded = base64.b64encode(value.encode()).decode()
+        assert value not in masked.stdout + masked.stderr
+        assert encoded not in masked.stdout + masked.stderr
+    assert base64.b64encode(b"second-token-2").decode() in shown.stdout
+
+
+def test_a_missing_secret_value_is_an_error_before_anything_is_applied(
+    project, kube, cluster, image
+):
+    declared = {"api-credentials": {"component": "api", "keys": ["API_TOKEN"]}}
+    project.write(stack(image), ORDER, secrets=declared, profile={"secrets": {"generate": False}})
+
+    result = deployctl(cluster, project.root, "up", "test")
+
+    assert result.code == 2
+    assert "no value for API_TOKEN" in result.stderr
+    assert kube.list("apps/v1", "Deployment") == [] and kube.list("v1", "Service") == []
+
+
+def test_plan_shows_waves_and_changes_without_changing_anything(project, kube, cluster, image):
+    project.write(stack(image), ORDER)
+
+    result = deployctl(cluster, project.root, "plan", "test", "-o", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.report["waves"] == [["db"], ["api"], ["jobs", "web"]]
+    assert {o["action"] for o in result.report["objects"]} == {"create"}
+    assert kube.list("apps/v1", "Deployment") == []
