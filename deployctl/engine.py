@@ -19,6 +19,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,8 @@ class Deploy:
         self._created_for_validation: list[Obj] = []
         self._adopted: set[tuple] = set()
         self.stop = threading.Event()
+        # Events are stamped in whole seconds; anything from this second on is ours.
+        self._started_at = datetime.now(UTC).replace(microsecond=0)
 
     # -- validation ------------------------------------------------------------------
 
@@ -265,7 +268,11 @@ class Deploy:
     def _dry_run(self, objects: list[Obj]) -> dict[tuple, Obj]:
         def check(obj: Obj) -> tuple[tuple, Obj | str]:
             try:
-                return _key(obj), self.cluster.apply(obj, dry_run=True, force=self._force(obj))
+                self.cluster.take_warnings()
+                checked = self.cluster.apply(obj, dry_run=True, force=self._force(obj))
+                for warning in self.cluster.take_warnings():
+                    self.reporter.info(f"warning: {ref(obj)}: {warning}")
+                return _key(obj), checked
             except ApplyConflict as error:
                 return _key(obj), (
                     f"{error}; another field manager owns these fields — "
@@ -482,6 +489,9 @@ class Deploy:
             status = health.deployment_health(live, (hpa or {}).get("spec", {}).get("minReplicas"))
         else:
             status = health.object_health(live)
+        refused = _creation_refused(live, view, self._started_at)
+        if refused:
+            return Verdict(health.failed(f"{live['kind']} {name}: {refused}"))
         pods = _current_pods(live, view)
         for pod in pods:
             problem = health.pod_problem(pod, unschedulable_grace=self.profile.unschedulable_grace)
@@ -578,8 +588,28 @@ def _autoscaler_for(workload: Obj, objects: list[Obj]) -> Obj | None:
 def _watched_kinds(components) -> list[tuple[str, str]]:
     kinds = {(w["apiVersion"], w["kind"]) for c in components for w in c.workloads}
     if kinds:
-        kinds |= {("v1", "Pod"), ("apps/v1", "ReplicaSet")}
+        kinds |= {("v1", "Pod"), ("apps/v1", "ReplicaSet"), ("v1", "Event")}
     return sorted(kinds)
+
+
+def _creation_refused(workload: Obj, view: ClusterView, since: datetime) -> str | None:
+    """A controller's FailedCreate event for the workload: admission or quota refused its pods.
+
+    Deployments report this as a ReplicaFailure condition; StatefulSets,
+    DaemonSets and Jobs only as an event.
+    """
+    name = workload["metadata"]["name"]
+    for event in view.objects("v1", "Event"):
+        involved = event.get("involvedObject") or {}
+        if (
+            event.get("reason") == "FailedCreate"
+            and involved.get("kind") == workload["kind"]
+            and involved.get("name") == name
+        ):
+            stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
+            if stamp and datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since:
+                return f"FailedCreate: {event.get('message', '').strip()}"
+    return None
 
 
 def _owned_by(obj: Obj, owner: Obj) -> bool:

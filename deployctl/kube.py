@@ -149,6 +149,27 @@ class Cluster:
         self._dynamic: DynamicClient | None = None
         self._resources: dict[tuple[str, str], Resource] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._capture_warnings()
+
+    def _capture_warnings(self) -> None:
+        """Keep the API server's Warning headers (Pod Security, deprecations) per thread."""
+        rest = self.api.rest_client
+        send = rest.request
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            response = send(*args, **kwargs)
+            headers = getattr(response, "headers", None) or {}
+            warning = headers.get("Warning") if hasattr(headers, "get") else None
+            if warning:
+                self._local.__dict__.setdefault("warnings", []).append(_warning_text(warning))
+            return response
+
+        rest.request = request
+
+    def take_warnings(self) -> list[str]:
+        """Warnings the server sent to this thread's calls since the last take."""
+        return self._local.__dict__.pop("warnings", [])
 
     @classmethod
     def connect(cls, context: str, kubeconfig: str | Path | None = None) -> Cluster:
@@ -383,6 +404,12 @@ class Cluster:
             )
         except KubeError:
             return None
+
+
+def _warning_text(header: str) -> str:
+    """'299 - "message"' -> message (several warnings are comma-joined)."""
+    parts = [p.strip() for p in header.split('", 299 - "')]
+    return "; ".join(p.removeprefix('299 - "').removesuffix('"') for p in parts)
 
 
 def _apply_body(obj: Obj) -> Obj:

@@ -297,3 +297,59 @@ def test_plan_shows_waves_and_changes_without_changing_anything(project, kube, c
     assert result.report["waves"] == [["db"], ["api"], ["jobs", "web"]]
     assert {o["action"] for o in result.report["objects"]} == {"create"}
     assert kube.list("apps/v1", "Deployment") == []
+
+
+def label_namespace(kube: Kube, **labels: str) -> None:
+    kube.client.resources.get(api_version="v1", kind="Namespace").patch(
+        name=kube.namespace,
+        body={"metadata": {"labels": labels}},
+        content_type="application/merge-patch+json",
+    )
+
+
+def test_pod_security_warnings_are_shown_and_rejected_pods_fail_fast(project, kube, cluster, image):
+    label_namespace(
+        kube,
+        **{
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/enforce": "restricted",
+        },
+    )
+    project.write(stack(image), ORDER)  # the stand-in pods set no securityContext
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "10m")
+
+    assert "warning: StatefulSet/db" in result.stderr and "PodSecurity" in result.stderr
+    assert result.code == 1
+    db = result.report["components"]["db"]
+    assert db["state"] == "failed" and "FailedCreate" in db["message"] + " ".join(db["details"])
+
+
+def test_a_protected_environment_needs_yes_without_a_terminal(project, kube, cluster, image):
+    project.write(stack(image), ORDER, profile={"protected": True})
+
+    refused = deployctl(cluster, project.root, "up", "test")
+    confirmed = deployctl(cluster, project.root, "up", "test", "--yes")
+
+    assert refused.code == 2
+    assert "protected" in refused.stderr and "--yes" in refused.stderr
+    assert confirmed.code == 0, confirmed.stderr
+
+
+def test_an_unreachable_cluster_is_exit_2(project, tmp_path, cluster, image):
+    project.write(stack(image), ORDER)
+    kubeconfig = tmp_path / "nowhere"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: x}}]\n"
+        "contexts: [{name: nowhere, context: {cluster: c, user: u}}]\n"
+    )
+    wrong = type(cluster)(cluster.provider, kubeconfig, "nowhere")
+
+    unknown_context = deployctl(cluster, project.root, "up", "test", "--context", "nope")
+    unreachable = deployctl(wrong, project.root, "up", "test", "--context", "nowhere")
+
+    assert unknown_context.code == 2 and 'no context "nope"' in unknown_context.stderr
+    assert unreachable.code == 2 and "does not answer" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
