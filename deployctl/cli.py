@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
 from deployctl import __version__
-from deployctl.errors import DeployctlError, ExitStatus, NotYetImplemented
+from deployctl.errors import DeployctlError, ExitStatus
 
 app = typer.Typer(
     name="deployctl",
@@ -44,13 +43,6 @@ def _root(
     ),
 ) -> None:
     pass
-
-
-def _not_yet(command: str, issue: int) -> NoReturn:
-    raise NotYetImplemented(
-        f"deployctl {command} is not implemented yet (tracked in issue #{issue}); "
-        "nothing was changed"
-    )
 
 
 ENV_ARG = typer.Argument(..., help="Environment to deploy (a profile in environments/).")
@@ -118,6 +110,12 @@ YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."
 TIMEOUT_OPT = typer.Option(
     None, "--timeout", help="How long to wait for each component (e.g. 90s, 5m)."
 )
+DEFAULT_LOCK_WAIT = "10m"
+WAIT_LOCK_OPT = typer.Option(
+    None,
+    "--wait-lock",
+    help=f"Wait for another deploy's lock (alone: up to {DEFAULT_LOCK_WAIT}; or a duration).",
+)
 
 
 def _options(
@@ -126,24 +124,30 @@ def _options(
     timeout: str | None = None,
     force_conflicts: bool = False,
     adopt: bool = False,
+    wait_lock: str | None = None,
+    reset_pins: bool = False,
 ):
     from deployctl.engine import Options
     from deployctl.errors import ConfigError
     from deployctl.profile import parse_duration
 
-    seconds = None
-    if timeout is not None:
+    def duration(flag: str, text: str | None) -> float | None:
+        if text is None:
+            return None
         try:
-            seconds = parse_duration(timeout)
+            return parse_duration(text)
         except ValueError as error:
-            raise ConfigError(f"--timeout: {error}") from None
+            raise ConfigError(f"{flag}: {error}") from None
+
     first_kubeconfig = kubeconfig.split(os.pathsep)[0] if kubeconfig else None
     return Options(
         context=context,
         kubeconfig=first_kubeconfig,
-        timeout=seconds,
+        timeout=duration("--timeout", timeout),
         force_conflicts=force_conflicts,
         adopt=adopt,
+        wait_lock=duration("--wait-lock", wait_lock) or 0.0,
+        reset_pins=reset_pins,
     )
 
 
@@ -213,17 +217,17 @@ def up(
     adopt: bool = typer.Option(
         False, "--adopt", help="Take over existing objects that deployctl did not create."
     ),
+    reset_pins: bool = typer.Option(
+        False, "--reset-pins", help="Drop images set by `rollout`: deploy the manifests' images."
+    ),
+    wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
     """Validate, apply in dependency order, wait for health, prune, record a revision."""
-    from deployctl import operations, report
+    from deployctl import operations
 
-    as_json = _json(output)
-    options = _options(kubeconfig, context, timeout, force_conflicts, adopt)
+    options = _options(kubeconfig, context, timeout, force_conflicts, adopt, wait_lock, reset_pins)
     target = operations.resolve_target(_project(project), env, options, namespace, yes)
-    status, document = operations.up(target, report.make_reporter(as_json))
-    if as_json:
-        report.emit_json(document)
-    raise typer.Exit(int(status))
+    _finish(output, lambda reporter: operations.up(target, reporter))
 
 
 @app.command()
@@ -231,36 +235,145 @@ def rollout(
     component: str = typer.Argument(..., help="Component whose image changes."),
     version: str = typer.Argument(..., help="A tag (v2.0.1) or a full image reference."),
     env: str | None = ENV_OPT,
+    container: str | None = typer.Option(
+        None, "--container", help="The container, when the component has several."
+    ),
+    no_rollback: bool = typer.Option(
+        False, "--no-rollback", help="On failure keep the failed state, for debugging."
+    ),
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+    yes: bool = YES_OPT,
+    timeout: str | None = TIMEOUT_OPT,
+    wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
-    """Set one component's image, wait, and roll back by itself if it fails."""
-    _not_yet("rollout", 5)
+    """Set one component's image, wait, and roll back by itself if it fails.
+
+    The new image sticks: later `up`s keep it (and say so) until the manifests
+    change that image, or `deployctl up ENV --reset-pins` returns to the manifests.
+    """
+    from deployctl import operations
+
+    options = _options(kubeconfig, context, timeout, wait_lock=wait_lock)
+    target = operations.resolve_target(_project(project), env, options, namespace, yes)
+    _finish(
+        output,
+        lambda reporter: operations.rollout(
+            target, reporter, component, version, container, no_rollback
+        ),
+    )
 
 
 @app.command()
 def rollback(
     component: str | None = typer.Argument(None, help="Only this component."),
     env: str | None = ENV_OPT,
+    to_revision: int | None = typer.Option(
+        None, "--to-revision", help="Restore this revision (default: the newest that differs)."
+    ),
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+    yes: bool = YES_OPT,
+    timeout: str | None = TIMEOUT_OPT,
+    wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
-    """Restore an earlier successful revision."""
-    _not_yet("rollback", 5)
+    """Restore an earlier successful revision (of everything, or of one component)."""
+    from deployctl import operations
+
+    options = _options(kubeconfig, context, timeout, wait_lock=wait_lock)
+    target = operations.resolve_target(_project(project), env, options, namespace, yes)
+    _finish(output, lambda reporter: operations.rollback(target, reporter, component, to_revision))
 
 
 @app.command()
-def history(env: str | None = ENV_OPT) -> None:
-    """List the recorded revisions."""
-    _not_yet("history", 5)
+def history(
+    env: str | None = ENV_OPT,
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+) -> None:
+    """List the recorded revisions: number, time, who, action, result, images."""
+    from deployctl import operations, report
+
+    as_json = _json(output)
+    options = _options(kubeconfig, context)
+    target = operations.resolve_target(_project(project), env, options, namespace)
+    status, document = operations.history(target, report.Reporter())
+    if as_json:
+        report.emit_json(document)
+    else:
+        typer.echo(operations.format_history(document))
+    raise typer.Exit(int(status))
 
 
 @app.command()
-def status(env: str | None = ENV_OPT) -> None:
+def status(
+    env: str | None = ENV_OPT,
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+) -> None:
     """Show every component's health; exit 1 when anything is unhealthy."""
-    _not_yet("status", 5)
+    from deployctl import operations, report
+
+    as_json = _json(output)
+    options = _options(kubeconfig, context)
+    target = operations.resolve_target(_project(project), env, options, namespace)
+    code, document = operations.status(target, report.Reporter())
+    if as_json:
+        report.emit_json(document)
+    else:
+        typer.echo(operations.format_status(document))
+    raise typer.Exit(int(code))
 
 
 @app.command()
-def down(env: str = ENV_ARG) -> None:
-    """Delete the workloads in reverse dependency order (keeps volumes and records)."""
-    _not_yet("down", 5)
+def down(
+    env: str = ENV_ARG,
+    delete_volumes: bool = typer.Option(
+        False, "--delete-volumes", help="Also delete the stores' PersistentVolumeClaims."
+    ),
+    delete_namespace: bool = typer.Option(
+        False, "--delete-namespace", help="Also delete the namespace and deployctl's records."
+    ),
+    project: Path | None = PROJECT,
+    kubeconfig: str | None = KUBECONFIG_OPT,
+    context: str | None = CONTEXT_OPT,
+    namespace: str | None = NAMESPACE_OPT,
+    output: str = OUTPUT_OPT,
+    yes: bool = YES_OPT,
+    wait_lock: str | None = WAIT_LOCK_OPT,
+) -> None:
+    """Delete the workloads in reverse dependency order (keeps volumes, secrets, records)."""
+    from deployctl import operations
+
+    options = _options(kubeconfig, context, wait_lock=wait_lock)
+    target = operations.resolve_target(_project(project), env, options, namespace, yes)
+    _finish(
+        output,
+        lambda reporter: operations.down(target, reporter, delete_volumes, delete_namespace),
+    )
+
+
+def _finish(output: str, run) -> None:
+    """Run an operation with the right reporter, print its JSON, exit with its status."""
+    from deployctl import report
+
+    as_json = _json(output)
+    code, document = run(report.make_reporter(as_json))
+    if as_json:
+        report.emit_json(document)
+    raise typer.Exit(int(code))
 
 
 CLUSTER_NAME = typer.Option("deployctl", "--name", help="Name of the local cluster.")
@@ -319,10 +432,38 @@ def _wants_json(args: list[str]) -> bool:
     return any(a in ("-o", "--output") and b == "json" for a, b in pairs) or "--output=json" in args
 
 
+def _bare_wait_lock(args: list[str]) -> list[str]:
+    """`--wait-lock` without a duration means the default wait."""
+    from deployctl.profile import parse_duration
+
+    result = []
+    for index, arg in enumerate(args):
+        if arg == "--wait-lock":
+            following = args[index + 1] if index + 1 < len(args) else ""
+            try:
+                parse_duration(following)
+            except ValueError:
+                result.append(f"--wait-lock={DEFAULT_LOCK_WAIT}")
+                continue
+        result.append(arg)
+    return result
+
+
+def _on_sigterm(signum, frame) -> None:
+    from deployctl.operations import Terminated
+
+    raise Terminated()
+
+
 def main() -> None:
     """Entry point: the one place that turns domain errors into messages and exit codes."""
+    import signal
+
+    from deployctl.operations import Terminated
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app()
+        app(args=_bare_wait_lock(sys.argv[1:]), prog_name="deployctl")
     except DeployctlError as error:
         typer.secho(f"error: {error}", err=True, fg="red")
         if _wants_json(sys.argv[1:]):
@@ -333,5 +474,8 @@ def main() -> None:
             print(json.dumps(document, indent=2))
         sys.exit(int(error.exit_status))
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("interrupted: stopped cleanly, lock released", err=True)
         sys.exit(int(ExitStatus.INTERRUPTED))
+    except Terminated:
+        typer.echo("terminated: stopped cleanly, lock released", err=True)
+        sys.exit(int(ExitStatus.TERMINATED))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,8 @@ class Options:
     adopt: bool = False
     timeout: float | None = None
     prune: bool = True
+    reset_pins: bool = False
+    wait_lock: float = 0.0
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Prepared:
     changes: list[Change]
     prune: list[Obj]
     previous: releases.Revision | None
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -115,6 +119,45 @@ def identify(obj: Obj, environment: str) -> Obj:
     return labelled
 
 
+def containers_of(obj: Obj) -> list[Obj]:
+    template = (obj.get("spec") or {}).get("template") or {}
+    return (template.get("spec") or {}).get("containers") or []
+
+
+def pin_key(obj: Obj, container: str) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}/{container}"
+
+
+def apply_pins(
+    objects: list[Obj], pins: dict[str, dict[str, str]], reporter: Reporter
+) -> dict[str, dict[str, str]]:
+    """Keep images set by `rollout` while the manifests still say what they said then.
+
+    Mutates the rendered workloads in place (they are this run's own copies) and
+    returns the pins that still hold.
+    """
+    kept: dict[str, dict[str, str]] = {}
+    for obj in objects:
+        for container in containers_of(obj):
+            key = pin_key(obj, container["name"])
+            pin = pins.get(key)
+            if pin is None:
+                continue
+            if container["image"] == pin["manifest"]:
+                container["image"] = pin["image"]
+                kept[key] = pin
+                reporter.info(
+                    f"keeping {key} at {pin['image']} (set by rollout; the manifests say "
+                    f"{pin['manifest']}; `deployctl up --reset-pins` returns to them)"
+                )
+            else:
+                reporter.info(
+                    f"the manifests now set {key} to {container['image']}: "
+                    f"the rollout pin {pin['image']} no longer applies"
+                )
+    return kept
+
+
 def normalized(obj: Obj | None) -> Obj | None:
     if obj is None:
         return None
@@ -134,6 +177,7 @@ class Deploy:
         options: Options,
         reporter: Reporter,
         environ: dict[str, str] | None = None,
+        guard: Callable[[], None] = lambda: None,
     ) -> None:
         self.project = project
         self.profile = profile
@@ -142,6 +186,10 @@ class Deploy:
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
         self.namespace = profile.namespace
+        self.guard = guard  # raises when this process may no longer write (lost lock)
+        self.replace_stuck_pods = False
+        self._replaced: set[str] = set()
+        self._applied_generation: dict[tuple, int] = {}
         self._created_for_validation: list[Obj] = []
         self._adopted: set[tuple] = set()
         self.stop = threading.Event()
@@ -150,28 +198,39 @@ class Deploy:
 
     # -- validation ------------------------------------------------------------------
 
-    def prepare(self, *, read_only: bool = False) -> Prepared:
-        """Validate everything. `read_only` (plan, diff): write nothing, work without values."""
+    def prepare(
+        self,
+        *,
+        read_only: bool = False,
+        objects: list[Obj] | None = None,
+        pins: dict[str, dict[str, str]] | None = None,
+    ) -> Prepared:
+        """Validate everything. `read_only` (plan, diff): write nothing, work without values.
+
+        `objects` (rollout, rollback): deploy these recorded objects instead of
+        rendering the manifests; `pins` are the image pins they carry.
+        """
         try:
-            return self._prepare(read_only)
+            return self._prepare(read_only, objects, pins)
         except BaseException:
-            self._undo_validation_scaffolding()
+            self.undo_scaffolding()
             raise
 
-    def _prepare(self, read_only: bool) -> Prepared:
-        specs = secrets.load_specs(self.project)
-        values = generated = None
-        stored = self._stored_secret_values(specs) if self.profile.secrets.generate else {}
-        try:
-            values, generated = secrets.resolve(specs, self.profile, self.environ, stored)
-        except ConfigError:
-            if not read_only:
-                raise
-        with_values = values is not None
-        objects = [
-            identify(o, self.profile.name)
-            for o in render.render_environment(self.project, self.profile, values, generated)
-        ]
+    def _prepare(
+        self,
+        read_only: bool,
+        given: list[Obj] | None,
+        given_pins: dict[str, dict[str, str]] | None,
+    ) -> Prepared:
+        previous = releases.latest(self.cluster, self.namespace, self.profile.name, deployed=True)
+        if given is not None:
+            objects = [identify(o, self.profile.name) for o in given]
+            pins = dict(given_pins or {})
+            with_values = True
+        else:
+            objects, with_values = self._render(read_only)
+            pins = {} if self.options.reset_pins or previous is None else previous.pins
+            pins = apply_pins(objects, pins, self.reporter)
         deploy_plan = plan.build_plan(objects, self.profile.order)
         ordered = deploy_plan.apply_order()
 
@@ -179,7 +238,7 @@ class Deploy:
         self._check_ownership(ordered, live)
         namespace_ready = self._namespace_exists()
         if not read_only:
-            self._ensure_namespace_for_validation(ordered, live)
+            self.ensure_namespace(ordered)
             namespace_ready = True
         checkable = [
             o
@@ -202,9 +261,23 @@ class Deploy:
                 action = "update"
             changes.append(Change(obj, action, current, dry_runs.get(key)))
 
-        previous = releases.latest(self.cluster, self.namespace, self.profile.name, deployed=True)
         prune = self._prune_candidates(ordered, previous) if self.options.prune else []
-        return Prepared(ordered, deploy_plan, changes, prune, previous)
+        return Prepared(ordered, deploy_plan, changes, prune, previous, pins)
+
+    def _render(self, read_only: bool) -> tuple[list[Obj], bool]:
+        specs = secrets.load_specs(self.project)
+        values = generated = None
+        stored = self._stored_secret_values(specs) if self.profile.secrets.generate else {}
+        try:
+            values, generated = secrets.resolve(specs, self.profile, self.environ, stored)
+        except ConfigError:
+            if not read_only:
+                raise
+        objects = [
+            identify(o, self.profile.name)
+            for o in render.render_environment(self.project, self.profile, values, generated)
+        ]
+        return objects, values is not None
 
     def _stored_secret_values(self, specs: list[secrets.SecretSpec]) -> dict[str, dict[str, str]]:
         stored = {}
@@ -248,15 +321,22 @@ class Deploy:
                 )
             self._adopted.add(_key(obj))  # taking it over means taking its fields too
 
-    def _ensure_namespace_for_validation(self, objects: list[Obj], live: dict[tuple, Obj]) -> None:
-        """A namespaced dry run needs its namespace: create it now, remove it if we fail."""
+    def ensure_namespace(self, objects: list[Obj]) -> None:
+        """A namespaced dry run (and the lock) needs its namespace: create it now,
+        remove it again if validation fails."""
         for obj in objects:
-            if obj["kind"] in ("Namespace", "CustomResourceDefinition") and _key(obj) not in live:
+            if obj["kind"] not in ("Namespace", "CustomResourceDefinition"):
+                continue
+            meta = obj["metadata"]
+            if self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is None:
                 self.reporter.info(f"creating {ref(obj)} (needed to validate the rest)")
                 self.cluster.apply(obj)
                 self._created_for_validation.append(obj)
 
-    def _undo_validation_scaffolding(self) -> None:
+    def keep_scaffolding(self) -> None:
+        self._created_for_validation.clear()
+
+    def undo_scaffolding(self) -> None:
         for obj in reversed(self._created_for_validation):
             try:
                 self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
@@ -330,7 +410,9 @@ class Deploy:
     def _apply_one(self, change: Change) -> None:
         if change.action in ("unchanged", "unknown"):
             return
-        self.cluster.apply(change.obj, force=self._force(change.obj))
+        self.guard()
+        result = self.cluster.apply(change.obj, force=self._force(change.obj))
+        self._applied_generation[_key(change.obj)] = result["metadata"].get("generation", 0)
         self.reporter.object(change.ref, change.action)
 
     def _force(self, obj: Obj) -> bool:
@@ -356,41 +438,53 @@ class Deploy:
         running: dict[Future, str] = {}
         try:
             with ThreadPoolExecutor(PARALLEL_COMPONENTS) as pool:
-                while pending or running:
-                    for name in sorted(pending):
-                        deps = components[name].depends_on
-                        if any(
-                            results[d].state in ("failed", "not-started", "stopped") for d in deps
-                        ):
-                            blocked = next(d for d in deps if results[d].state != "healthy")
-                            results[name].state = "not-started"
-                            results[name].message = f"not started: {blocked} did not become healthy"
-                            self.reporter.component(results[name])
-                            pending.discard(name)
-                        elif (
-                            all(results[d].state == "healthy" for d in deps)
-                            and not self.stop.is_set()
-                        ):
-                            pending.discard(name)
-                            future = pool.submit(
-                                self._run_component, components[name], results[name], changes, view
-                            )
-                            running[future] = name
-                    if not running:
-                        for name in sorted(pending):
-                            results[name].state = "not-started"
-                            results[name].message = "not started: the deploy stopped"
-                            self.reporter.component(results[name])
-                        break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        name = running.pop(future)
-                        future.result()
-                        if results[name].state == "failed":
-                            self.stop.set()  # fail fast: start nothing new, stop waiting
+                try:
+                    self._schedule(components, results, changes, view, pool, pending, running)
+                except BaseException:
+                    self.stop.set()  # Ctrl-C, SIGTERM, a lost lock: every waiter stops now
+                    raise
         finally:
             view.stop()
         return results
+
+    def _schedule(
+        self,
+        components: dict[str, plan.Component],
+        results: dict[str, ComponentResult],
+        changes: dict[tuple, Change],
+        view: ClusterView,
+        pool: ThreadPoolExecutor,
+        pending: set[str],
+        running: dict[Future, str],
+    ) -> None:
+        """Start each component once its dependencies are healthy; stop starting on a failure."""
+        while pending or running:
+            for name in sorted(pending):
+                deps = components[name].depends_on
+                if any(results[d].state in ("failed", "not-started", "stopped") for d in deps):
+                    blocked = next(d for d in deps if results[d].state != "healthy")
+                    results[name].state = "not-started"
+                    results[name].message = f"not started: {blocked} did not become healthy"
+                    self.reporter.component(results[name])
+                    pending.discard(name)
+                elif all(results[d].state == "healthy" for d in deps) and not self.stop.is_set():
+                    pending.discard(name)
+                    future = pool.submit(
+                        self._run_component, components[name], results[name], changes, view
+                    )
+                    running[future] = name
+            if not running:
+                for name in sorted(pending):
+                    results[name].state = "not-started"
+                    results[name].message = "not started: the deploy stopped"
+                    self.reporter.component(results[name])
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                future.result()
+                if results[name].state == "failed":
+                    self.stop.set()  # fail fast: start nothing new, stop waiting
 
     def _run_component(
         self,
@@ -452,6 +546,7 @@ class Deploy:
         deadline = time.monotonic() + timeout
         workloads = component.workloads
         while True:
+            self.guard()  # a deploy that lost its lock stops, waiting included
             verdicts = [self._judge(w, component, view) for w in workloads]
             failures = [v for v in verdicts if v.failed]
             if failures:
@@ -484,14 +579,21 @@ class Deploy:
         live = view.get(workload["apiVersion"], workload["kind"], name)
         if live is None:
             return Verdict(health.in_progress(f"{workload['kind']} {name} not seen yet"))
+        applied = self._applied_generation.get(_key(workload), 0)
+        if live["metadata"].get("generation", 0) < applied:
+            return Verdict(health.in_progress(f"{live['kind']} {name}: waiting for the update"))
         hpa = _autoscaler_for(workload, component.objects)
         if live["kind"] == "Deployment":
             status = health.deployment_health(live, (hpa or {}).get("spec", {}).get("minReplicas"))
         else:
             status = health.object_health(live)
+        if live["kind"] == "StatefulSet" and self.replace_stuck_pods:
+            self._replace_stuck_pods(live, view)
         refused = _creation_refused(live, view, self._started_at)
         if refused:
             return Verdict(health.failed(f"{live['kind']} {name}: {refused}"))
+        if status.state is health.State.IN_PROGRESS and "observe" in status.message:
+            return Verdict(status)  # pods are judged once the controller has seen the spec
         pods = _current_pods(live, view)
         for pod in pods:
             problem = health.pod_problem(pod, unschedulable_grace=self.profile.unschedulable_grace)
@@ -506,6 +608,25 @@ class Deploy:
         if not_ready:
             message += "; " + "; ".join(not_ready[:3])
         return Verdict(health.in_progress(message))
+
+    def _replace_stuck_pods(self, statefulset: Obj, view: ClusterView) -> None:
+        """Delete pods left broken on an older revision: the StatefulSet controller waits
+        for them to become Ready before it rolls them, which they never will."""
+        update = (statefulset.get("status") or {}).get("updateRevision")
+        for pod in view.objects("v1", "Pod"):
+            labels = pod["metadata"].get("labels") or {}
+            name = pod["metadata"]["name"]
+            if (
+                _owned_by(pod, statefulset)
+                and labels.get("controller-revision-hash") not in (None, update)
+                and not pod["metadata"].get("deletionTimestamp")
+                and not _ready(pod)
+                and name not in self._replaced
+            ):
+                self.guard()
+                self.cluster.delete("v1", "Pod", name, self.namespace)
+                self._replaced.add(name)
+                self.reporter.info(f"replaced pod {name}, stuck on a failed revision")
 
     def _failure_details(self, verdict: Verdict) -> list[str]:
         details = []

@@ -24,10 +24,6 @@ class ConfigError(DeployctlError):
     """Bad input: a file, field or flag that the user must fix."""
 
 
-class NotYetImplemented(DeployctlError):
-    """A command of the contract that a later issue fills in."""
-
-
 class ClusterError(DeployctlError):
     """The local sandbox cluster could not be built, started or stopped."""
 

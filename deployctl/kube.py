@@ -346,16 +346,20 @@ class Cluster:
         *,
         propagation: str = "Background",
         dry_run: bool = False,
+        preconditions: dict[str, str] | None = None,
     ) -> bool:
         """Delete; False when it was already gone."""
         resource = self.resource(api_version, kind)
+        body: Obj = {"propagationPolicy": propagation}
+        if preconditions:
+            body["preconditions"] = preconditions
         try:
             call(
                 f"{kind}/{name}",
                 lambda: resource.handle.delete(
                     name=name,
                     namespace=namespace if resource.namespaced else None,
-                    body={"propagationPolicy": propagation},
+                    body=body,
                     dry_run="All" if dry_run else None,
                     _request_timeout=REQUEST_TIMEOUT,
                 ),

@@ -6,11 +6,13 @@ only parses flags, prints and exits.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
 import hmac
 import os
+import re
 import secrets as random
 import sys
 import time
@@ -23,9 +25,19 @@ import yaml
 
 from deployctl import profile as profiles
 from deployctl import releases
-from deployctl.engine import ComponentResult, Deploy, Options, Prepared, connect, normalized
+from deployctl.engine import (
+    ComponentResult,
+    Deploy,
+    Options,
+    Prepared,
+    connect,
+    containers_of,
+    normalized,
+    pin_key,
+)
 from deployctl.errors import ConfigError, ExitStatus
 from deployctl.kube import ref
+from deployctl.lock import DeployLock
 from deployctl.report import Reporter
 
 
@@ -105,63 +117,156 @@ def _component_document(result: ComponentResult, origin: float) -> dict[str, Any
     }
 
 
-def up(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the deploy stops as cleanly as on Ctrl-C."""
+
+
+@dataclass
+class Outcome:
+    """What one locked run did: its revision, results, and the document for --output json."""
+
+    status: ExitStatus
+    document: dict[str, Any]
+    results: dict[str, ComponentResult]
+    revision: releases.Revision | None
+
+
+def _run(
+    target: Target,
+    reporter: Reporter,
+    cluster,
+    lock: DeployLock,
+    action: str,
+    *,
+    objects: list[dict[str, Any]] | None = None,
+    pins: dict[str, dict[str, str]] | None = None,
+    replace_stuck_pods: bool = False,
+    record: bool = True,
+    scaffold: Deploy | None = None,
+) -> Outcome:
+    """Validate, apply, wait, prune and record one change under the held lock."""
     profile = target.profile
-    cluster = connect(profile, target.options)
-    _header(target, cluster.context, reporter)
-    confirm_change(target, reporter, "deploy to")
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     origin = time.monotonic()
-    deploy = Deploy(target.project, profile, cluster, target.options, reporter)
-    prepared = deploy.prepare()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    deploy = Deploy(target.project, profile, cluster, target.options, reporter, guard=lock.check)
+    deploy.replace_stuck_pods = replace_stuck_pods
+    prepared = deploy.prepare(objects=objects, pins=pins)
+    if scaffold is not None:
+        scaffold.keep_scaffolding()  # validation passed: a namespace made for it stays
     if not prepared.changed:
-        reporter.info("no changes: the cluster already matches the manifests")
+        reporter.info("no changes: the cluster already matches")
+    revision = None
+    applied = [c.obj for c in prepared.changes]
+    if prepared.changed and record:
+        revision = releases.Revision(
+            number=releases.next_number(cluster, profile.namespace, profile.name),
+            environment=profile.name,
+            action=action,
+            result="pending",
+            images=releases.images_by_component(applied),
+            objects=applied,
+            pins=prepared.pins,
+        )
+        releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
     reporter.start(list(prepared.plan.components))
     try:
         results = deploy.execute(prepared)
+    except (KeyboardInterrupt, Terminated):
+        reporter.close()
+        if revision is not None:
+            revision.result = "interrupted"
+            releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
+        raise
     finally:
         reporter.close()
     healthy = all(r.state == "healthy" for r in results.values())
-    revision_number = None
-    if prepared.changed:
-        revision_number = releases.next_number(cluster, profile.namespace, profile.name)
-        applied = [c.obj for c in prepared.changes]
-        releases.save(
-            cluster,
-            profile.namespace,
-            releases.Revision(
-                number=revision_number,
-                environment=profile.name,
-                action="up",
-                result="deployed" if healthy else "failed",
-                images=releases.images_by_component(applied),
-                objects=applied,
-            ),
-        )
+    if revision is not None:
+        revision.result = "deployed" if healthy else "failed"
+        releases.settle(cluster, profile.namespace, revision, profile.keep_revisions)
     for result in results.values():
         if result.state == "failed":
             reporter.info(f"FAILED {result.message}")
             for line in result.details:
                 reporter.info(f"  {line}")
-    status = ExitStatus.OK if healthy else ExitStatus.FAILED
     verdict = "deployed" if healthy else "failed"
-    reporter.info(
-        f"{profile.name}: {verdict}"
-        + (f", revision {revision_number}" if revision_number else ", nothing changed")
-        + f" in {time.monotonic() - origin:.1f} s"
-    )
-    return status, {
+    document = {
         "environment": profile.name,
+        "action": action,
         "context": cluster.context,
         "namespace": profile.namespace,
         "result": verdict,
         "changed": prepared.changed,
-        "revision": revision_number,
+        "revision": revision.number if revision else None,
         "started": started_at,
         "duration": round(time.monotonic() - origin, 3),
         "objects": _changes_document(prepared),
         "components": {n: _component_document(r, origin) for n, r in results.items()},
     }
+    return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
+
+
+def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[ExitStatus, dict]:
+    """Connect, ask consent, take the environment's lock, run `work`, always release.
+
+    The Lease lives in the environment's namespace: a first `up` creates that
+    namespace before locking, and removes it again if validation fails.
+    """
+    profile = target.profile
+    cluster = connect(profile, target.options)
+    _header(target, cluster.context, reporter)
+    confirm_change(target, reporter, action)
+    scaffold = Deploy(target.project, profile, cluster, target.options, reporter)
+    if cluster.get("v1", "Namespace", profile.namespace) is None:
+        if action != "deploy to":
+            raise ConfigError(
+                f"environment {profile.name} is not deployed (namespace {profile.namespace} "
+                f"does not exist); run `deployctl up {profile.name}` first"
+            )
+        scaffold.ensure_namespace(_namespace_objects(target))
+    lock = DeployLock(cluster, profile.namespace, profile.name, action, reporter.info)
+    try:
+        lock.acquire(wait=target.options.wait_lock)
+        return work(cluster, lock, scaffold)
+    except BaseException:
+        scaffold.undo_scaffolding()  # only what validation made and did not keep
+        raise
+    finally:
+        lock.release()
+
+
+def _namespace_objects(target: Target) -> list[dict[str, Any]]:
+    """The rendered Namespace (with its Pod Security labels), or a bare one."""
+    from deployctl import render as rendering
+
+    try:
+        objects = rendering.set_namespace(
+            rendering.kustomize_build(target.profile.overlay), target.profile.namespace
+        )
+    except ConfigError:
+        objects = []
+    found = [o for o in objects if o["kind"] == "Namespace"]
+    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target.profile.namespace}}
+    return found or [bare]
+
+
+def up(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+    def work(cluster, lock, scaffold):
+        outcome = _run(target, reporter, cluster, lock, "up", scaffold=scaffold)
+        _summary(target, reporter, outcome)
+        return outcome.status, outcome.document
+
+    return _with_lock(target, reporter, "deploy to", work)
+
+
+def _summary(target: Target, reporter: Reporter, outcome: Outcome, note: str = "") -> None:
+    verdict = outcome.document["result"]
+    number = outcome.document["revision"]
+    reporter.info(
+        f"{target.profile.name}: {verdict}"
+        + (f", revision {number}" if number else ", nothing changed")
+        + f" in {outcome.document['duration']:.1f} s"
+        + (f" — {note}" if note else "")
+    )
 
 
 def plan(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
@@ -254,3 +359,412 @@ def diff(target: Target, reporter: Reporter, show_secrets: bool = False) -> tupl
         reporter.info(f"not compared (no values given): {', '.join(unknown)}")
     text = "".join(chunks)
     return (ExitStatus.FAILED if text else ExitStatus.OK), text
+
+
+# -- rollout ----------------------------------------------------------------------------
+
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_REFERENCE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+
+
+def new_image(current: str, version: str) -> str:
+    """A tag replaces the current image's tag; a full reference replaces the image."""
+    if _TAG.match(version) and "/" not in version and ":" not in version:
+        name = current.split("@", 1)[0]
+        repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+        return f"{repository}:{version}"
+    if _REFERENCE.match(version) and (":" in version or "@" in version):
+        return version
+    raise ConfigError(
+        f'VERSION "{version}" is neither a tag (like v2.0.1) nor a full image reference '
+        "(like registry.example.com/team/app:v2.0.1)"
+    )
+
+
+def _pick_container(workloads: list[dict], component: str, container: str | None):
+    """The (workload, container) whose image a rollout changes."""
+    candidates = [(w, c) for w in workloads for c in containers_of(w)]
+    if container is not None:
+        chosen = [(w, c) for w, c in candidates if c["name"] == container]
+        if not chosen:
+            names = ", ".join(sorted({c["name"] for _, c in candidates}))
+            raise ConfigError(
+                f'--container: component {component} has no container "{container}" '
+                f"(it has: {names})"
+            )
+        return chosen
+    if len(candidates) == 1:
+        return candidates
+    named = [(w, c) for w, c in candidates if c["name"] == component]
+    if named:
+        return named
+    names = ", ".join(sorted({c["name"] for _, c in candidates}))
+    raise ConfigError(
+        f"component {component} has several containers ({names}); name one with --container"
+    )
+
+
+def rollout(
+    target: Target,
+    reporter: Reporter,
+    component: str,
+    version: str,
+    container: str | None = None,
+    no_rollback: bool = False,
+) -> tuple[ExitStatus, dict[str, Any]]:
+    if not (_TAG.match(version) or _REFERENCE.match(version)):
+        new_image("", version)  # raises the explanation
+
+    def work(cluster, lock, scaffold):
+        profile = target.profile
+        current = releases.latest(cluster, profile.namespace, profile.name, deployed=True)
+        if current is None:
+            raise ConfigError(
+                f"environment {profile.name} has no deployed revision to roll out from; "
+                f"run `deployctl up {profile.name}` first"
+            )
+        objects = copy.deepcopy(current.objects)
+        workloads = [o for o in releases.component_objects(objects, component) if containers_of(o)]
+        if not workloads:
+            known = sorted({c for c in releases.images_by_component(objects)})
+            raise ConfigError(f'unknown component "{component}" (known: {", ".join(known)})')
+        chosen = _pick_container(workloads, component, container)
+        pins = dict(current.pins)
+        changes = []
+        for workload, spec in chosen:
+            key = pin_key(workload, spec["name"])
+            manifest = (current.pins.get(key) or {}).get("manifest", spec["image"])
+            image = new_image(spec["image"], version)
+            if image != spec["image"]:
+                changes.append(f"{key}: {spec['image']} -> {image}")
+            spec["image"] = image
+            pins[key] = {"image": image, "manifest": manifest}
+        if not changes:
+            reporter.info(f"{component} already runs {version}; nothing to do")
+            return ExitStatus.OK, {"result": "unchanged", "changed": False, "revision": None}
+        reporter.info("rolling out " + "; ".join(changes))
+        outcome = _run(
+            target,
+            reporter,
+            cluster,
+            lock,
+            "rollout",
+            objects=objects,
+            pins=pins,
+            scaffold=scaffold,
+        )
+        if outcome.status == ExitStatus.OK:
+            _summary(target, reporter, outcome)
+            return outcome.status, outcome.document
+        failure = next((r.message for r in outcome.results.values() if r.state == "failed"), "")
+        if no_rollback:
+            _summary(target, reporter, outcome, "kept the failed state (--no-rollback)")
+            return ExitStatus.FAILED, outcome.document
+        reporter.info(f"rollout failed; restoring revision {current.number}")
+        restored = _run(
+            target,
+            reporter,
+            cluster,
+            lock,
+            "rollout",
+            objects=current.objects,
+            pins=current.pins,
+            replace_stuck_pods=True,
+            record=False,
+        )
+        if outcome.revision is not None:
+            outcome.revision.result = "rolled-back"
+            outcome.revision.note = failure
+            releases.save(cluster, profile.namespace, outcome.revision, profile.keep_revisions)
+            # The cluster runs the previous revision again.
+            current.result = "deployed"
+            releases.save(cluster, profile.namespace, current, profile.keep_revisions)
+        state = "healthy again" if restored.status == ExitStatus.OK else "NOT healthy"
+        reporter.info(
+            f"rollout of {component} to {version} failed: {failure}; rolled back to "
+            f"revision {current.number}, which is {state}"
+        )
+        document = {**outcome.document, "result": "rolled-back", "restored": restored.document}
+        return ExitStatus.FAILED, document
+
+    return _with_lock(target, reporter, "rollout", work)
+
+
+# -- rollback ---------------------------------------------------------------------------
+
+
+def rollback(
+    target: Target,
+    reporter: Reporter,
+    component: str | None = None,
+    to_revision: int | None = None,
+) -> tuple[ExitStatus, dict[str, Any]]:
+    def work(cluster, lock, scaffold):
+        profile = target.profile
+        revisions = releases.history(cluster, profile.namespace, profile.name)
+        current = next((r for r in reversed(revisions) if r.result == "deployed"), None)
+        if current is None:
+            raise ConfigError(f"environment {profile.name} has no deployed revision to roll back")
+        if to_revision is not None:
+            chosen = next((r for r in revisions if r.number == to_revision), None)
+            if chosen is None or not chosen.successful:
+                kept = ", ".join(str(r.number) for r in revisions if r.successful)
+                raise ConfigError(
+                    f"--to-revision {to_revision}: not a kept successful revision (kept: {kept})"
+                )
+        else:
+            chosen = releases.rollback_target(revisions, current, component)
+            if chosen is None:
+                what = f"component {component}" if component else profile.name
+                raise ConfigError(
+                    f"nothing to roll back to: no earlier successful revision of {what} "
+                    f"differs from the current one (revision {current.number})"
+                )
+        if component:
+            if not releases.component_objects(current.objects, component):
+                raise ConfigError(f'unknown component "{component}" in revision {current.number}')
+            keep = [
+                o
+                for o in current.objects
+                if o not in releases.component_objects(current.objects, component)
+            ]
+            objects = keep + releases.component_objects(chosen.objects, component)
+            pins = {k: v for k, v in current.pins.items() if not _pin_of(k, objects, component)}
+            pins.update({k: v for k, v in chosen.pins.items() if _pin_of(k, objects, component)})
+        else:
+            objects, pins = chosen.objects, chosen.pins
+        what = f"{component} " if component else ""
+        reporter.info(f"rolling back {what}to revision {chosen.number}")
+        outcome = _run(
+            target,
+            reporter,
+            cluster,
+            lock,
+            "rollback",
+            objects=copy.deepcopy(objects),
+            pins=pins,
+            replace_stuck_pods=True,
+            scaffold=scaffold,
+        )
+        _summary(target, reporter, outcome, f"restored revision {chosen.number}")
+        return outcome.status, {**outcome.document, "target": chosen.number}
+
+    return _with_lock(target, reporter, "rollback", work)
+
+
+def _pin_of(key: str, objects: list[dict], component: str) -> bool:
+    kind, name, _ = key.split("/", 2)
+    return any(
+        o["kind"] == kind and o["metadata"]["name"] == name
+        for o in releases.component_objects(objects, component)
+    )
+
+
+# -- history, status, down ---------------------------------------------------------------
+
+
+def _short_images(images: dict[str, list[str]]) -> str:
+    return ", ".join(
+        f"{c}={i.rsplit('/', 1)[-1]}" for c, imgs in sorted(images.items()) for i in imgs
+    )
+
+
+def history(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+    profile = target.profile
+    cluster = connect(profile, target.options)
+    revisions = releases.history(cluster, profile.namespace, profile.name)
+    rows = [
+        {
+            "revision": r.number,
+            "time": r.time,
+            "user": r.user,
+            "action": r.action,
+            "result": r.result,
+            "images": r.images,
+            "note": r.note,
+        }
+        for r in revisions
+    ]
+    return ExitStatus.OK, {"environment": profile.name, "revisions": rows}
+
+
+def format_history(document: dict[str, Any]) -> str:
+    lines = [f"{'REV':>4}  {'TIME':25}  {'USER':24}  {'ACTION':9}  {'RESULT':12}  IMAGES"]
+    for row in document["revisions"]:
+        lines.append(
+            f"{row['revision']:>4}  {row['time']:25}  {row['user'][:24]:24}  "
+            f"{row['action']:9}  {row['result']:12}  {_short_images(row['images'])}"
+        )
+    if not document["revisions"]:
+        lines.append(f"no revisions recorded for {document['environment']}")
+    return "\n".join(lines)
+
+
+def status(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+    """Every component's workloads: kind, ready/desired, image, revision, problems."""
+    from deployctl import health
+
+    profile = target.profile
+    cluster = connect(profile, target.options)
+    current = releases.latest(cluster, profile.namespace, profile.name, deployed=True)
+    objects = current.objects if current else []
+    pods, _ = cluster.list("v1", "Pod", profile.namespace)
+    events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
+    rows = []
+    unhealthy = False
+    for obj in objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            continue
+        meta = obj["metadata"]
+        live = cluster.get(obj["apiVersion"], obj["kind"], meta["name"], profile.namespace)
+        component = (meta.get("labels") or {}).get("app.kubernetes.io/component", meta["name"])
+        row: dict[str, Any] = {"component": component, "kind": obj["kind"], "name": meta["name"]}
+        problems: list[str] = []
+        if live is None:
+            problems.append("missing from the cluster")
+            state = health.failed("missing")
+        else:
+            state = health.object_health(live)
+            spec, st = live.get("spec") or {}, live.get("status") or {}
+            row["ready"] = st.get("readyReplicas", st.get("numberReady", st.get("succeeded", 0)))
+            row["desired"] = spec.get("replicas", st.get("desiredNumberScheduled", 1))
+            row["images"] = [c["image"] for c in containers_of(live)]
+            selector = (spec.get("selector") or {}).get("matchLabels") or {}
+            mine = [
+                p
+                for p in pods
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+            ]
+            problems += [p for pod in mine if (p := health.pod_problem(pod))]
+            names = {p["metadata"]["name"] for p in mine} | {meta["name"]}
+            recent = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+            recent.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+            problems += [
+                f"event {e.get('reason')} on {e['involvedObject']['name']}: "
+                f"{(e.get('message') or '').strip()}"
+                for e in recent[-3:]
+            ]
+        row["health"] = state.state.value
+        row["message"] = state.message
+        row["problems"] = problems
+        unhealthy |= not state.healthy or any(not p.startswith("event ") for p in problems)
+        rows.append(row)
+    document = {
+        "environment": profile.name,
+        "namespace": profile.namespace,
+        "revision": current.number if current else None,
+        "healthy": not unhealthy and bool(rows),
+        "components": rows,
+    }
+    if not rows:
+        reporter.info(f"environment {profile.name} has no deployed revision")
+    return (ExitStatus.OK if document["healthy"] else ExitStatus.FAILED), document
+
+
+def format_status(document: dict[str, Any]) -> str:
+    lines = [
+        f"environment {document['environment']} (namespace {document['namespace']}), "
+        f"revision {document['revision']}"
+    ]
+    for row in document["components"]:
+        ready = f"{row.get('ready', 0)}/{row.get('desired', '?')}"
+        images = ", ".join(i.rsplit("/", 1)[-1] for i in row.get("images", []))
+        lines.append(
+            f"  {row['component']:14} {row['kind']:12} {ready:6} {row['health']:11} {images}"
+            + (f"  {row['message']}" if row["health"] != "Current" else "")
+        )
+        lines += [f"      ! {p}" for p in row["problems"]]
+    return "\n".join(lines)
+
+
+def down(
+    target: Target,
+    reporter: Reporter,
+    delete_volumes: bool = False,
+    delete_namespace: bool = False,
+) -> tuple[ExitStatus, dict[str, Any]]:
+    def work(cluster, lock, scaffold):
+        from deployctl import plan as plans
+        from deployctl.secrets import GENERATED_ANNOTATION
+
+        profile = target.profile
+        current = releases.latest(cluster, profile.namespace, profile.name)
+        objects = current.objects if current else []
+        deploy_plan = plans.build_plan(objects, profile.order)
+        removed: list[str] = []
+
+        def remove(group: list[dict]) -> None:
+            deleted = []
+            for obj in group:
+                meta = obj["metadata"]
+                if obj["kind"] in ("Namespace", "PersistentVolumeClaim"):
+                    continue
+                if obj["kind"] == "Secret" and (meta.get("annotations") or {}).get(
+                    GENERATED_ANNOTATION
+                ):
+                    continue  # generated values must survive, or kept volumes stop matching
+                lock.check()
+                if cluster.delete(
+                    obj["apiVersion"],
+                    obj["kind"],
+                    meta["name"],
+                    meta.get("namespace"),
+                    propagation="Foreground",
+                ):
+                    deleted.append(obj)
+                    removed.append(ref(obj))
+                    reporter.object(ref(obj), "deleted")
+            _wait_gone(cluster, deleted, lock)
+
+        for wave in reversed(deploy_plan.waves):
+            for name in wave:
+                reporter.info(f"removing {name}")
+            remove([o for name in wave for o in deploy_plan.components[name].objects])
+        remove(list(reversed(deploy_plan.foundation)))
+        if delete_volumes:
+            claims, _ = cluster.list("v1", "PersistentVolumeClaim", profile.namespace)
+            selectors = [
+                (o["spec"].get("selector") or {}).get("matchLabels") or {}
+                for o in objects
+                if o["kind"] == "StatefulSet"
+            ]
+            for claim in claims:
+                labels = claim["metadata"].get("labels") or {}
+                if any(s and all(labels.get(k) == v for k, v in s.items()) for s in selectors):
+                    name = claim["metadata"]["name"]
+                    cluster.delete("v1", "PersistentVolumeClaim", name, profile.namespace)
+                    removed.append(ref(claim))
+                    reporter.object(ref(claim), "deleted")
+        if delete_namespace:
+            lock.release()
+            cluster.delete("v1", "Namespace", profile.namespace)
+            reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
+        reporter.info(f"{profile.name}: down ({len(removed)} objects removed)")
+        return ExitStatus.OK, {"environment": profile.name, "removed": removed}
+
+    return _with_lock(target, reporter, "take down", work)
+
+
+def _wait_gone(cluster, objects: list[dict], lock: DeployLock, timeout: float = 120) -> None:
+    """Wait until every deleted object is really gone (finalizers, foreground deletion)."""
+    deadline = time.monotonic() + timeout
+    remaining = list(objects)
+    while remaining and time.monotonic() < deadline:
+        lock.check()
+        remaining = [
+            o
+            for o in remaining
+            if cluster.get(
+                o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")
+            )
+            is not None
+        ]
+        if remaining:
+            time.sleep(0.5)
+    if remaining:
+        raise ConfigError(
+            f"still being deleted after {timeout:.0f} s: {', '.join(ref(o) for o in remaining)}"
+        )

@@ -41,6 +41,7 @@ DEFAULT_UNSCHEDULABLE_GRACE = 15.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _KEYS = {
+    "keepRevisions",
     "overlay",
     "context",
     "server",
@@ -89,6 +90,7 @@ class Profile:
     component_timeouts: dict[str, float] = field(default_factory=dict)
     order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: SecretsSource = SecretsSource(None, False)
+    keep_revisions: int = 10
 
     def timeout_for(self, component: str) -> float:
         return self.component_timeouts.get(component, self.component_timeout)
@@ -223,8 +225,12 @@ def load_profile(project: Path, env: str) -> Profile:
             raise r.fail(f"secrets.{key}", "unknown setting (known: envFile, generate)")
     env_file = r.string("envFile", required=False, data=secrets_data, prefix="secrets.")
 
+    keep = r.data.get("keepRevisions", 10)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise r.fail("keepRevisions", f"expected a whole number of at least 1, got {keep!r}")
     return Profile(
         name=env,
+        keep_revisions=keep,
         path=display,
         overlay=project / overlay,
         context=r.string("context") or "",

@@ -39,6 +39,13 @@ class Revision:
     images: dict[str, list[str]] = field(default_factory=dict)
     objects: list[Obj] = field(default_factory=list)
     note: str = ""
+    # Images set by `rollout` that later `up`s keep: "Kind/name/container" ->
+    # {"image": the rolled-out image, "manifest": the manifests' image at the time}.
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def successful(self) -> bool:
+        return self.result in ("deployed", "superseded")
 
 
 def _user() -> str:
@@ -92,10 +99,49 @@ def history(cluster: Cluster, namespace: str, environment: str) -> list[Revision
 def latest(
     cluster: Cluster, namespace: str, environment: str, *, deployed: bool = False
 ) -> Revision | None:
+    """The newest record; with `deployed`, the one the cluster runs now."""
     revisions = history(cluster, namespace, environment)
     if deployed:
         revisions = [r for r in revisions if r.result == "deployed"]
     return revisions[-1] if revisions else None
+
+
+def settle(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP) -> None:
+    """Save a finished record; a new deployed one supersedes the one before it."""
+    if revision.result == "deployed":
+        for older in history(cluster, namespace, revision.environment):
+            if older.result == "deployed" and older.number != revision.number:
+                older.result = "superseded"
+                save(cluster, namespace, older, keep)
+    save(cluster, namespace, revision, keep)
+
+
+def rollback_target(
+    revisions: list[Revision], current: Revision, component: str | None
+) -> Revision | None:
+    """The newest earlier successful revision that differs from the current one.
+
+    With a component, only that component's objects are compared, so a
+    rollback always undoes something.
+    """
+    mine = component_objects(current.objects, component)
+    for revision in sorted(revisions, key=lambda r: r.number, reverse=True):
+        if revision.number >= current.number or not revision.successful:
+            continue
+        if component_objects(revision.objects, component) != mine:
+            return revision
+    return None
+
+
+def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
+    if component is None:
+        return objects
+    return [
+        o
+        for o in objects
+        if ((o.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component")
+        == component
+    ]
 
 
 def save(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP) -> None:
