@@ -23,10 +23,10 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from tenacity import (
     RetryCallState,
-    retry,
+    Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from deployctl.errors import DeployctlError
@@ -110,10 +110,12 @@ def _wait(state: RetryCallState) -> float:
         retry_after = error.headers.get("Retry-After")
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), 30.0)
-    return wait_exponential_jitter(initial=0.2, max=5)(state)
+    return _BACKOFF(state)
 
 
-RETRY = retry(
+_BACKOFF = wait_random_exponential(multiplier=0.2, max=5)
+# tenacity keeps each call's state per thread, so one instance serves every thread.
+RETRYING = Retrying(
     retry=retry_if_exception(_retryable),
     wait=_wait,
     stop=stop_after_attempt(6),
@@ -124,7 +126,7 @@ RETRY = retry(
 def call(what: str, function: Callable[[], T]) -> T:
     """Run one API call under the retry policy; translate what remains into KubeErrors."""
     try:
-        return RETRY(function)()
+        return RETRYING(function)
     except ApiException as error:
         raise _translate(error, what) from None
     except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as error:

@@ -505,9 +505,9 @@ def rollback(
     def work(cluster, lock, scaffold):
         profile = target.profile
         revisions = releases.history(cluster, profile.namespace, profile.name)
-        current = next((r for r in reversed(revisions) if r.result == "deployed"), None)
+        current = releases.current_state(revisions)
         if current is None:
-            raise ConfigError(f"environment {profile.name} has no deployed revision to roll back")
+            raise ConfigError(f"environment {profile.name} has no revision to roll back from")
         if to_revision is not None:
             chosen = next((r for r in revisions if r.number == to_revision), None)
             if chosen is None or not chosen.successful:

@@ -116,6 +116,18 @@ def settle(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEE
     save(cluster, namespace, revision, keep)
 
 
+def current_state(revisions: list[Revision]) -> Revision | None:
+    """The revision the cluster runs now: the newest one whose changes were not undone.
+
+    A failed, interrupted or pending revision left its objects in the cluster; a
+    rolled-back one did not (its rollout restored the revision before it).
+    """
+    for revision in sorted(revisions, key=lambda r: r.number, reverse=True):
+        if revision.result not in ("rolled-back", "superseded"):
+            return revision
+    return None
+
+
 def rollback_target(
     revisions: list[Revision], current: Revision, component: str | None
 ) -> Revision | None:

@@ -109,8 +109,18 @@ def test_a_bad_version_is_exit_2(project, kube, cluster, image):
 
 
 def start_up(cluster, project: Project, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "deployctl", "up", "test", "--project", str(project.root),
-               "--kubeconfig", str(cluster.kubeconfig), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "deployctl",
+        "up",
+        "test",
+        "--project",
+        str(project.root),
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        *extra,
+    ]
     return subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -197,8 +207,9 @@ def test_status_reports_health_and_exits_1_when_unhealthy(project, kube, cluster
     healthy = deployctl(cluster, project.root, "status", "-e", "test", "-o", "json")
     assert healthy.code == 0 and healthy.report["healthy"] is True
 
-    deployctl(cluster, project.root, "rollout", "web", "v1-crashloop", "-e", "test",
-              "--no-rollback")  # fmt: skip
+    deployctl(
+        cluster, project.root, "rollout", "web", "v1-crashloop", "-e", "test", "--no-rollback"
+    )
     broken = deployctl(cluster, project.root, "status", "-e", "test")
 
     assert broken.code == 1
@@ -223,3 +234,33 @@ def test_down_removes_workloads_and_keeps_volumes_and_records(project, kube, clu
     # The reverse order: web and api went before the store they need.
     lines = [line for line in result.stderr.splitlines() if "removing" in line]
     assert [line.split()[-1] for line in lines] == ["web", "api", "db"]
+
+
+def test_rollback_replaces_statefulset_pods_stuck_on_a_failed_revision(
+    project, kube, cluster, image
+):
+    project.write(stack(image), ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    failed = deployctl(
+        cluster,
+        project.root,
+        "rollout",
+        "db",
+        "v1-crashloop",
+        "-e",
+        "test",
+        "--no-rollback",
+        "--timeout",
+        "2m",
+    )
+    assert failed.code == 1
+    stuck = kube.get("v1", "Pod", "db-0")
+    assert stuck["spec"]["containers"][0]["image"] == image("v1-crashloop")
+
+    back = deployctl(cluster, project.root, "rollback", "db", "-e", "test")
+
+    assert back.code == 0, back.stderr
+    assert "replaced pod db-0, stuck on a failed revision" in back.stderr
+    pod = kube.get("v1", "Pod", "db-0")
+    assert pod["spec"]["containers"][0]["image"] == image("v1")
+    assert pod["metadata"]["uid"] != stuck["metadata"]["uid"]

@@ -1,0 +1,71 @@
+"""The one retry policy: transient failures are retried, validation errors never."""
+
+from __future__ import annotations
+
+import pytest
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from deployctl import kube
+
+
+class Flaky:
+    def __init__(self, *failures: BaseException) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "ok"
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(kube.RETRYING, "sleep", slept.append)
+    return slept
+
+
+def api_error(status: int, retry_after: str | None = None, body: str = "") -> ApiException:
+    error = ApiException(status=status, reason="test")
+    error.headers = {"Retry-After": retry_after} if retry_after else {}
+    error.body = body
+    return error
+
+
+def test_throttling_and_server_errors_are_retried_after_retry_after(no_sleeping) -> None:
+    flaky = Flaky(api_error(429, retry_after="3"), api_error(503), api_error(504))
+
+    assert kube.call("Deployment/web", flaky) == "ok"
+    assert flaky.calls == 4
+    assert no_sleeping[0] == 3.0  # the server's Retry-After, then backoff
+    assert all(0 <= s <= 5 for s in no_sleeping[1:])
+
+
+def test_validation_errors_are_not_retried_and_name_the_object() -> None:
+    body = '{"message": "spec.replicas: Invalid value: -1", "reason": "Invalid"}'
+    flaky = Flaky(api_error(422, body=body))
+
+    with pytest.raises(kube.Invalid, match=r"^Deployment/web: spec.replicas: Invalid value"):
+        kube.call("Deployment/web", flaky)
+    assert flaky.calls == 1
+
+
+def test_a_conflict_names_the_other_manager() -> None:
+    body = (
+        '{"reason": "Conflict", "message": "Apply failed with 1 conflict: conflict with '
+        '\\"someone-else\\" using v1: .data.mode"}'
+    )
+    with pytest.raises(kube.ApplyConflict, match="someone-else"):
+        kube.call("ConfigMap/settings", Flaky(api_error(409, body=body)))
+
+
+def test_a_server_that_never_answers_is_unreachable_after_the_retries() -> None:
+    down = urllib3.exceptions.NewConnectionError(None, "connection refused")
+    flaky = Flaky(*[down] * 10)
+
+    with pytest.raises(kube.Unreachable, match="does not answer"):
+        kube.call("version", flaky)
+    assert flaky.calls == 6
