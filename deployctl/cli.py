@@ -83,7 +83,6 @@ def render(
     show_secrets: bool = SHOW_SECRETS,
 ) -> None:
     """Print the rendered objects as YAML, in apply order (Secret values masked)."""
-    import os
 
     from deployctl import plan, profile, render, secrets
 
@@ -139,10 +138,9 @@ def _options(
         except ValueError as error:
             raise ConfigError(f"{flag}: {error}") from None
 
-    first_kubeconfig = kubeconfig.split(os.pathsep)[0] if kubeconfig else None
     return Options(
         context=context,
-        kubeconfig=first_kubeconfig,
+        kubeconfig=kubeconfig,  # several paths (a:b) are merged as kubectl does
         timeout=duration("--timeout", timeout),
         force_conflicts=force_conflicts,
         adopt=adopt,
@@ -368,9 +366,18 @@ def down(
 def _finish(output: str, run) -> None:
     """Run an operation with the right reporter, print its JSON, exit with its status."""
     from deployctl import report
+    from deployctl.errors import Interrupted
+    from deployctl.operations import Terminated
 
     as_json = _json(output)
-    code, document = run(report.make_reporter(as_json))
+    try:
+        code, document = run(report.make_reporter(as_json))
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: stopped cleanly, lock released") from None
+    except Terminated:
+        raise Interrupted(
+            "terminated: stopped cleanly, lock released", ExitStatus.TERMINATED
+        ) from None
     if as_json:
         report.emit_json(document)
     raise typer.Exit(int(code))
@@ -459,8 +466,6 @@ def main() -> None:
     """Entry point: the one place that turns domain errors into messages and exit codes."""
     import signal
 
-    from deployctl.operations import Terminated
-
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(args=_bare_wait_lock(sys.argv[1:]), prog_name="deployctl")
@@ -473,9 +478,3 @@ def main() -> None:
             document = {"result": "error", "error": str(error), "exit": int(error.exit_status)}
             print(json.dumps(document, indent=2))
         sys.exit(int(error.exit_status))
-    except KeyboardInterrupt:
-        typer.echo("interrupted: stopped cleanly, lock released", err=True)
-        sys.exit(int(ExitStatus.INTERRUPTED))
-    except Terminated:
-        typer.echo("terminated: stopped cleanly, lock released", err=True)
-        sys.exit(int(ExitStatus.TERMINATED))

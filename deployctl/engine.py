@@ -53,7 +53,6 @@ class Options:
     force_conflicts: bool = False
     adopt: bool = False
     timeout: float | None = None
-    prune: bool = True
     reset_pins: bool = False
     wait_lock: float = 0.0
 
@@ -222,7 +221,8 @@ class Deploy:
         given: list[Obj] | None,
         given_pins: dict[str, dict[str, str]] | None,
     ) -> Prepared:
-        previous = releases.latest(self.cluster, self.namespace, self.profile.name, deployed=True)
+        revisions = releases.history(self.cluster, self.namespace, self.profile.name)
+        previous = next((r for r in reversed(revisions) if r.result == "deployed"), None)
         if given is not None:
             objects = [identify(o, self.profile.name) for o in given]
             pins = dict(given_pins or {})
@@ -261,7 +261,7 @@ class Deploy:
                 action = "update"
             changes.append(Change(obj, action, current, dry_runs.get(key)))
 
-        prune = self._prune_candidates(ordered, previous) if self.options.prune else []
+        prune = self._prune_candidates(ordered, _inventory(revisions, previous))
         return Prepared(ordered, deploy_plan, changes, prune, previous, pins)
 
     def _render(self, read_only: bool) -> tuple[list[Obj], bool]:
@@ -329,8 +329,8 @@ class Deploy:
                 continue
             meta = obj["metadata"]
             if self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is None:
-                self.reporter.info(f"creating {ref(obj)} (needed to validate the rest)")
                 self.cluster.apply(obj)
+                self.reporter.info(f"created {ref(obj)} (needed to validate the rest)")
                 self._created_for_validation.append(obj)
 
     def keep_scaffolding(self) -> None:
@@ -376,16 +376,15 @@ class Deploy:
             raise ConfigError(f"validation failed: {problems[0]}{more}")
         return {key: value for key, value in results.items() if isinstance(value, dict)}
 
-    def _prune_candidates(
-        self, objects: list[Obj], previous: releases.Revision | None
-    ) -> list[Obj]:
-        if previous is None:
-            return []
+    def _prune_candidates(self, objects: list[Obj], inventory: list[Obj]) -> list[Obj]:
         wanted = {_key(o) for o in objects}
-        candidates = []
-        for old in previous.objects:
-            if _key(old) in wanted or old["kind"] in NEVER_PRUNED:
+        candidates: list[Obj] = []
+        seen: set[tuple] = set()
+        for old in inventory:
+            key = _key(old)
+            if key in wanted or key in seen or old["kind"] in NEVER_PRUNED:
                 continue
+            seen.add(key)
             meta = old["metadata"]
             current = self.cluster.get(
                 old["apiVersion"], old["kind"], meta["name"], meta.get("namespace")
@@ -493,6 +492,11 @@ class Deploy:
         changes: dict[tuple, Change],
         view: ClusterView,
     ) -> None:
+        if self.stop.is_set():  # queued behind a failure or an interrupt: start nothing
+            result.state = "not-started"
+            result.message = "not started: the deploy stopped"
+            self.reporter.component(result)
+            return
         result.started = time.monotonic()
         result.state = "applying"
         self.reporter.component(result)
@@ -680,6 +684,18 @@ class Verdict:
     @property
     def message(self) -> str:
         return self.status.message
+
+
+def _inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:
+    """What deployctl may have left in the cluster: the deployed revision, and whatever
+    failed, interrupted or pending runs after it applied."""
+    after = previous.number if previous else 0
+    partial = [
+        r
+        for r in revisions
+        if r.number > after and r.result in ("failed", "interrupted", "pending")
+    ]
+    return [o for r in ([previous] if previous else []) + partial for o in r.objects]
 
 
 def _key(obj: Obj) -> tuple[str, str, str, str]:

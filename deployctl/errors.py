@@ -28,3 +28,11 @@ class ClusterError(DeployctlError):
     """The local sandbox cluster could not be built, started or stopped."""
 
     exit_status = ExitStatus.FAILED
+
+
+class Interrupted(DeployctlError):
+    """Ctrl-C (130) or SIGTERM (143): the run stopped cleanly."""
+
+    def __init__(self, message: str, status: ExitStatus = ExitStatus.INTERRUPTED) -> None:
+        super().__init__(message)
+        self.exit_status = status

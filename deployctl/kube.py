@@ -187,11 +187,14 @@ class Cluster:
             raise Unreachable(
                 f'{where}: no context "{context}" (it has: {", ".join(names) or "none"})'
             )
-        api = k8s_config.new_client_from_config(
-            config_file=str(kubeconfig) if kubeconfig else None,
-            context=context,
-            persist_config=False,
-        )
+        try:
+            api = k8s_config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                persist_config=False,
+            )
+        except (k8s_config.ConfigException, OSError, ValueError) as error:
+            raise Unreachable(f"context {context}: cannot use its credentials: {error}") from None
         # client-go's defaults (5 QPS) would serialise parallel applies; raise the pool.
         api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
         return cls(api, context)

@@ -69,6 +69,7 @@ class DeployLock:
         self.duration = duration
         self.renew_every = renew_every
         self.lease: Obj | None = None
+        self.renewed_at = time.monotonic()
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,7 +166,7 @@ class DeployLock:
         self._thread.start()
 
     def _renew_loop(self) -> None:
-        last_success = time.monotonic()
+        last_success = self.renewed_at = time.monotonic()
         while not self._stop.wait(self.renew_every):
             try:
                 with self._write:
@@ -174,7 +175,7 @@ class DeployLock:
                     body = dict(self.lease or {})
                     body["spec"] = {**body["spec"], "renewTime": _now()}
                     self.lease = self.cluster.replace(body)
-                last_success = time.monotonic()
+                last_success = self.renewed_at = time.monotonic()
             except KubeError as error:
                 if error.status in (404, 409) or time.monotonic() - last_success >= self.duration:
                     self.say(f"lost the deploy lock {self.name}: {error}; stopping all writes")
@@ -182,7 +183,14 @@ class DeployLock:
                     return
 
     def check(self) -> None:
-        """Raise LockLost when this process may no longer write."""
+        """Raise LockLost when this process may no longer write.
+
+        Judged on this clock before any waiter could judge it expired on theirs: a
+        renewal that hangs must not let two deploys write at once.
+        """
+        stale = time.monotonic() - self.renewed_at >= self.duration - self.renew_every
+        if self.lease is not None and stale:
+            self.lost.set()
         if self.lost.is_set():
             raise LockLost(
                 f"lost the deploy lock {self.name} (could not renew it); stopped writing — "

@@ -6,12 +6,12 @@ only parses flags, prints and exits.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import difflib
 import hashlib
 import hmac
-import os
 import re
 import secrets as random
 import sys
@@ -28,14 +28,16 @@ from deployctl import releases
 from deployctl.engine import (
     ComponentResult,
     Deploy,
+    DeployFailed,
     Options,
     Prepared,
     connect,
     containers_of,
+    identify,
     normalized,
     pin_key,
 )
-from deployctl.errors import ConfigError, ExitStatus
+from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import ref
 from deployctl.lock import DeployLock
 from deployctl.report import Reporter
@@ -58,8 +60,11 @@ def resolve_target(
     namespace: str | None = None,
     yes: bool = False,
 ) -> Target:
-    name = env or os.environ.get("DEPLOYCTL_ENV") or profiles.default_environment(project)
-    profile = profiles.load_profile(project, name)
+    everyone = {p.name: p for p in profiles.load_all(project)}  # also checks they don't collide
+    name = env or profiles.default_environment(project)
+    if name not in everyone:
+        profiles.load_profile(project, name)  # raises the located "no such environment"
+    profile = everyone[name]
     if namespace:
         profile = dataclasses.replace(profile, namespace=namespace)
     return Target(project, profile, options, yes)
@@ -171,18 +176,24 @@ def _run(
     reporter.start(list(prepared.plan.components))
     try:
         results = deploy.execute(prepared)
-    except (KeyboardInterrupt, Terminated):
-        reporter.close()
+        healthy = all(r.state == "healthy" for r in results.values())
         if revision is not None:
-            revision.result = "interrupted"
-            releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
+            lock.check()
+            revision.result = "deployed" if healthy else "failed"
+            releases.settle(cluster, profile.namespace, revision, profile.keep_revisions)
+    except (KeyboardInterrupt, Terminated):
+        _mark(cluster, profile, revision, "interrupted")
+        raise
+    except DeployctlError as error:
+        _mark(cluster, profile, revision, "failed")
+        if error.exit_status == ExitStatus.NOTHING_CHANGED:
+            # Objects were written already: exit 2 would promise that nothing changed.
+            raise DeployFailed(
+                f"{error} — after changes were applied; see `deployctl status -e {profile.name}`"
+            ) from None
         raise
     finally:
         reporter.close()
-    healthy = all(r.state == "healthy" for r in results.values())
-    if revision is not None:
-        revision.result = "deployed" if healthy else "failed"
-        releases.settle(cluster, profile.namespace, revision, profile.keep_revisions)
     for result in results.values():
         if result.state == "failed":
             reporter.info(f"FAILED {result.message}")
@@ -205,6 +216,15 @@ def _run(
     return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
 
 
+def _mark(cluster, profile: profiles.Profile, revision, result: str) -> None:
+    """Best effort: record how a run ended, even while it is failing."""
+    if revision is None or revision.result not in ("pending",):
+        return
+    revision.result = result
+    with contextlib.suppress(DeployctlError):
+        releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
+
+
 def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[ExitStatus, dict]:
     """Connect, ask consent, take the environment's lock, run `work`, always release.
 
@@ -224,8 +244,10 @@ def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[E
             )
         scaffold.ensure_namespace(_namespace_objects(target))
     lock = DeployLock(cluster, profile.namespace, profile.name, action, reporter.info)
+    # Locked: another deploy holds the lock, and a namespace both of us applied is its
+    # to use now — so the failure to take it removes nothing.
+    lock.acquire(wait=target.options.wait_lock)
     try:
-        lock.acquire(wait=target.options.wait_lock)
         return work(cluster, lock, scaffold)
     except BaseException:
         scaffold.undo_scaffolding()  # only what validation made and did not keep
@@ -246,7 +268,7 @@ def _namespace_objects(target: Target) -> list[dict[str, Any]]:
         objects = []
     found = [o for o in objects if o["kind"] == "Namespace"]
     bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target.profile.namespace}}
-    return found or [bare]
+    return [identify(o, target.profile.name) for o in found or [bare]]
 
 
 def up(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
@@ -269,8 +291,19 @@ def _summary(target: Target, reporter: Reporter, outcome: Outcome, note: str = "
     )
 
 
+def _connect_read_only(target: Target, reporter: Reporter):
+    """Read-only commands may look at any context, with a warning when it is not the profile's."""
+    chosen = target.options.context
+    if chosen and chosen != target.profile.context:
+        reporter.info(
+            f"warning: context {chosen} is not environment {target.profile.name}'s "
+            f"({target.profile.context})"
+        )
+    return connect(target.profile, target.options)
+
+
 def plan(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
-    cluster = connect(target.profile, target.options)
+    cluster = _connect_read_only(target, reporter)
     _header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)
     prepared = deploy.prepare(read_only=True)
@@ -316,6 +349,12 @@ def _masker():
         if obj is None or obj.get("kind") != "Secret":
             return obj
         masked = dict(obj)
+        metadata = dict(masked.get("metadata") or {})
+        annotations = dict(metadata.get("annotations") or {})
+        # kubectl's last-applied copy of a Secret holds its values in clear.
+        if annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None):
+            metadata["annotations"] = annotations
+            masked["metadata"] = metadata
         for field in ("data", "stringData"):
             if masked.get(field):
                 masked[field] = {
@@ -330,7 +369,7 @@ def _masker():
 
 
 def diff(target: Target, reporter: Reporter, show_secrets: bool = False) -> tuple[ExitStatus, str]:
-    cluster = connect(target.profile, target.options)
+    cluster = _connect_read_only(target, reporter)
     _header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)
     prepared = deploy.prepare(read_only=True)
@@ -574,7 +613,7 @@ def _short_images(images: dict[str, list[str]]) -> str:
 
 def history(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
     profile = target.profile
-    cluster = connect(profile, target.options)
+    cluster = _connect_read_only(target, reporter)
     revisions = releases.history(cluster, profile.namespace, profile.name)
     rows = [
         {
@@ -608,8 +647,8 @@ def status(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, An
     from deployctl import health
 
     profile = target.profile
-    cluster = connect(profile, target.options)
-    current = releases.latest(cluster, profile.namespace, profile.name, deployed=True)
+    cluster = _connect_read_only(target, reporter)
+    current = releases.current_state(releases.history(cluster, profile.namespace, profile.name))
     objects = current.objects if current else []
     pods, _ = cluster.list("v1", "Pod", profile.namespace)
     events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
@@ -719,11 +758,16 @@ def down(
                     reporter.object(ref(obj), "deleted")
             _wait_gone(cluster, deleted, lock)
 
-        for wave in reversed(deploy_plan.waves):
-            for name in wave:
-                reporter.info(f"removing {name}")
-            remove([o for name in wave for o in deploy_plan.components[name].objects])
-        remove(list(reversed(deploy_plan.foundation)))
+        try:
+            for wave in reversed(deploy_plan.waves):
+                for name in wave:
+                    reporter.info(f"removing {name}")
+                remove([o for name in wave for o in deploy_plan.components[name].objects])
+            remove(list(reversed(deploy_plan.foundation)))
+        except DeployctlError as error:
+            if removed and error.exit_status == ExitStatus.NOTHING_CHANGED:
+                raise DeployFailed(f"{error} — after removing {len(removed)} objects") from None
+            raise
         if delete_volumes:
             claims, _ = cluster.list("v1", "PersistentVolumeClaim", profile.namespace)
             selectors = [

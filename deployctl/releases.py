@@ -10,6 +10,7 @@ a rollback re-applies.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import getpass
 import gzip
 import json
@@ -18,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from deployctl.kube import Cluster, KubeError
+from deployctl.errors import ConfigError
+from deployctl.kube import Cluster
 
 Obj = dict[str, Any]
 ENV_LABEL = "deployctl.dev/environment"
@@ -78,21 +80,27 @@ def _encode(revision: Revision) -> str:
 
 
 def _decode(secret: Obj) -> Revision:
-    raw = base64.b64decode(secret["data"]["release"])
-    return Revision(**json.loads(gzip.decompress(raw)))
+    name = (secret.get("metadata") or {}).get("name", "?")
+    try:
+        raw = base64.b64decode(secret["data"]["release"])
+        fields = json.loads(gzip.decompress(raw))
+        known = {f.name for f in dataclasses.fields(Revision)}
+        return Revision(**{k: v for k, v in fields.items() if k in known})
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise ConfigError(
+            f"Secret/{name}: not a readable deployctl revision record ({error}); "
+            "delete it if it is damaged"
+        ) from None
 
 
 def history(cluster: Cluster, namespace: str, environment: str) -> list[Revision]:
     """Every kept record, oldest first."""
-    try:
-        items, _ = cluster.list(
-            "v1",
-            "Secret",
-            namespace,
-            label_selector=f"{RECORD_LABEL}=revision,{ENV_LABEL}={environment}",
-        )
-    except KubeError:
-        return []
+    items, _ = cluster.list(
+        "v1",
+        "Secret",
+        namespace,
+        label_selector=f"{RECORD_LABEL}=revision,{ENV_LABEL}={environment}",
+    )
     return sorted((_decode(s) for s in items), key=lambda r: r.number)
 
 
@@ -114,6 +122,11 @@ def settle(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEE
                 older.result = "superseded"
                 save(cluster, namespace, older, keep)
     save(cluster, namespace, revision, keep)
+
+
+def _newest_successful(revisions: list[Revision]) -> Revision | None:
+    good = [r for r in revisions if r.successful]
+    return max(good, key=lambda r: r.number) if good else None
 
 
 def current_state(revisions: list[Revision]) -> Revision | None:
@@ -177,8 +190,11 @@ def save(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP)
     }
     cluster.apply(secret, force=True)
     older = history(cluster, namespace, revision.environment)
+    # Never drop what the cluster runs, nor the newest good revision (rollback, pins).
+    protected = {r.number for r in (current_state(older), _newest_successful(older)) if r}
     for stale in older[: max(0, len(older) - keep)]:
-        cluster.delete("v1", "Secret", record_name(stale.environment, stale.number), namespace)
+        if stale.number not in protected:
+            cluster.delete("v1", "Secret", record_name(stale.environment, stale.number), namespace)
 
 
 def next_number(cluster: Cluster, namespace: str, environment: str) -> int:

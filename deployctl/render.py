@@ -47,7 +47,11 @@ def kustomize_command() -> list[str]:
 
 def kustomize_build(overlay: Path) -> list[Obj]:
     """Render one overlay; a Kustomize error becomes a one-line ConfigError naming it."""
-    result = subprocess.run([*kustomize_command(), str(overlay)], capture_output=True, text=True)
+    command = [*kustomize_command(), str(overlay)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except OSError as error:
+        raise ConfigError(f"{command[0]}: cannot run kustomize ({error})") from None
     if result.returncode != 0:
         message = " ".join(result.stderr.strip().split())
         raise ConfigError(f"{overlay}: kustomize build failed: {message}")

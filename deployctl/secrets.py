@@ -77,7 +77,11 @@ def load_specs(project: Path) -> list[SecretSpec]:
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=value lines; blank lines and # comments skipped; surrounding quotes removed."""
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it ({error})") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _ENV_LINE.match(line)
