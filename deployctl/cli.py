@@ -167,16 +167,12 @@ def plan(
     output: str = OUTPUT_OPT,
 ) -> None:
     """Show the dependency graph and what would be created, changed or pruned."""
-    from deployctl import operations, report
+    from deployctl import operations
 
-    as_json = _json(output)
     target = operations.resolve_target(
         _project(project), env, _options(kubeconfig, context), namespace
     )
-    status, document = operations.plan(target, report.Reporter())
-    if as_json:
-        report.emit_json(document)
-    raise typer.Exit(int(status))
+    _finish(output, lambda r: operations.plan(target, r), text=operations.format_plan, live=False)
 
 
 @app.command()
@@ -299,17 +295,11 @@ def history(
     output: str = OUTPUT_OPT,
 ) -> None:
     """List the recorded revisions: number, time, who, action, result, images."""
-    from deployctl import operations, report
+    from deployctl import operations
 
-    as_json = _json(output)
     options = _options(kubeconfig, context)
     target = operations.resolve_target(_project(project), env, options, namespace)
-    status, document = operations.history(target, report.Reporter())
-    if as_json:
-        report.emit_json(document)
-    else:
-        typer.echo(operations.format_history(document))
-    raise typer.Exit(int(status))
+    _finish(output, lambda r: operations.history(target, r), text=operations.format_history)
 
 
 @app.command()
@@ -322,17 +312,11 @@ def status(
     output: str = OUTPUT_OPT,
 ) -> None:
     """Show every component's health; exit 1 when anything is unhealthy."""
-    from deployctl import operations, report
+    from deployctl import operations
 
-    as_json = _json(output)
     options = _options(kubeconfig, context)
     target = operations.resolve_target(_project(project), env, options, namespace)
-    code, document = operations.status(target, report.Reporter())
-    if as_json:
-        report.emit_json(document)
-    else:
-        typer.echo(operations.format_status(document))
-    raise typer.Exit(int(code))
+    _finish(output, lambda r: operations.status(target, r), text=operations.format_status)
 
 
 @app.command()
@@ -363,15 +347,17 @@ def down(
     )
 
 
-def _finish(output: str, run) -> None:
-    """Run an operation with the right reporter, print its JSON, exit with its status."""
+def _finish(output: str, run, text=None, live: bool = True) -> None:
+    """Run an operation with the right reporter, print its JSON (or `text` of it), exit
+    with its status. `live`: progress as a live table on a terminal."""
     from deployctl import report
     from deployctl.errors import Interrupted
     from deployctl.operations import Terminated
 
     as_json = _json(output)
+    reporter = report.make_reporter(as_json) if live else report.Reporter()
     try:
-        code, document = run(report.make_reporter(as_json))
+        code, document = run(reporter)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: stopped cleanly, lock released") from None
     except Terminated:
@@ -380,6 +366,8 @@ def _finish(output: str, run) -> None:
         ) from None
     if as_json:
         report.emit_json(document)
+    elif text is not None:
+        typer.echo(text(document))
     raise typer.Exit(int(code))
 
 

@@ -28,11 +28,12 @@ from deployctl import health, plan, releases, render, secrets
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import ApplyConflict, Cluster, Invalid, KubeError, NotFound, ref
 from deployctl.observe import ClusterView
+from deployctl.plan import containers_of
 from deployctl.profile import Profile
 from deployctl.report import Reporter
 
 Obj = dict[str, Any]
-ENV_LABEL = "deployctl.dev/environment"
+ENV_LABEL = releases.ENV_LABEL
 MANAGED_BY = "app.kubernetes.io/managed-by"
 NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
 PARALLEL_APPLIES = 8
@@ -116,11 +117,6 @@ def identify(obj: Obj, environment: str) -> Obj:
     labels[ENV_LABEL] = environment
     labelled["metadata"]["labels"] = labels
     return labelled
-
-
-def containers_of(obj: Obj) -> list[Obj]:
-    template = (obj.get("spec") or {}).get("template") or {}
-    return (template.get("spec") or {}).get("containers") or []
 
 
 def pin_key(obj: Obj, container: str) -> str:

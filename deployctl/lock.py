@@ -11,9 +11,7 @@ cannot renew within the duration marks itself lost and stops writing.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from typing import Any
 
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import ApplyConflict, Cluster, KubeError, NotFound
+from deployctl.releases import user_at_host
 
 DURATION = 15
 RENEW = 5
@@ -43,11 +42,7 @@ def _now() -> str:
 
 
 def identity(action: str) -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()} ({action})"
+    return f"{user_at_host()} pid {os.getpid()} ({action})"
 
 
 class DeployLock:

@@ -10,8 +10,6 @@ resourceVersion; a 410 Gone lists again.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from deployctl.kube import Cluster, Gone, KubeError
@@ -55,15 +53,6 @@ class ClusterView:
             self.changed.wait(timeout=max(0.0, timeout))
         if self._errors:
             raise self._errors[0]
-
-    def wait_until(self, check: Callable[[], Any], timeout: float) -> Any:
-        """Re-run check() on every change until it returns something truthy or time runs out."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result or time.monotonic() >= deadline:
-                return result
-            self.wait_for_change(min(1.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         self._stop.set()

@@ -32,7 +32,6 @@ from deployctl.engine import (
     Options,
     Prepared,
     connect,
-    containers_of,
     identify,
     normalized,
     pin_key,
@@ -40,6 +39,7 @@ from deployctl.engine import (
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import ref
 from deployctl.lock import DeployLock
+from deployctl.plan import containers_of
 from deployctl.report import Reporter
 
 
@@ -307,38 +307,37 @@ def plan(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]
     _header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)
     prepared = deploy.prepare(read_only=True)
-    waves = prepared.plan.waves
     components = prepared.plan.components
-    lines = ["foundation: " + ", ".join(ref(o) for o in prepared.plan.foundation)]
-    for number, wave in enumerate(waves, start=1):
-        described = [
-            f"{name}"
-            + (
-                f" (after {', '.join(components[name].depends_on)})"
-                if components[name].depends_on
-                else ""
-            )
-            for name in wave
-        ]
-        lines.append(f"wave {number}: " + ", ".join(described))
-    for change in prepared.changes:
-        if change.action != "unchanged":
-            lines.append(f"  {change.action:9} {change.ref}")
-    for obj in prepared.prune:
-        lines.append(f"  {'prune':9} {ref(obj)}")
-    if not prepared.changed:
-        lines.append("no changes")
-    for line in lines:
-        reporter.info(line)
+    kinds: dict[str, int] = {}
+    for obj in prepared.plan.foundation:
+        kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
     return ExitStatus.OK, {
         "environment": target.profile.name,
         "context": cluster.context,
         "namespace": target.profile.namespace,
-        "waves": waves,
+        "foundation": kinds,
+        "waves": prepared.plan.waves,
         "dependencies": {n: list(c.depends_on) for n, c in components.items()},
         "changed": prepared.changed,
         "objects": _changes_document(prepared),
     }
+
+
+def format_plan(document: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in document["foundation"].items())
+    lines = [f"foundation: {kinds}"]
+    for number, wave in enumerate(document["waves"], start=1):
+        described = []
+        for name in wave:
+            after = document["dependencies"][name]
+            described.append(name + (f" (after {', '.join(after)})" if after else ""))
+        lines.append(f"wave {number}: " + ", ".join(described))
+    for row in document["objects"]:
+        if row["action"] != "unchanged":
+            lines.append(f"  {row['action']:9} {row['object']}")
+    if not document["changed"]:
+        lines.append("no changes")
+    return "\n".join(lines)
 
 
 def _masker():

@@ -50,6 +50,12 @@ COMPONENT_KIND_ORDER = (
 )
 
 
+def containers_of(obj: Obj) -> list[Obj]:
+    """The containers of a workload's pod template (none for other kinds)."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    return (template.get("spec") or {}).get("containers") or []
+
+
 def component_of(obj: Obj) -> str | None:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL)
 
@@ -88,18 +94,6 @@ class Plan:
             for name in wave:
                 ordered += self.components[name].objects
         return ordered
-
-    def dependents(self, name: str) -> set[str]:
-        """Every component that needs `name`, directly or not."""
-        found: set[str] = set()
-        frontier = [name]
-        while frontier:
-            current = frontier.pop()
-            for other in self.components.values():
-                if current in other.depends_on and other.name not in found:
-                    found.add(other.name)
-                    frontier.append(other.name)
-        return found
 
 
 def build_plan(objects: Iterable[Obj], order: Mapping[str, Iterable[str]]) -> Plan:

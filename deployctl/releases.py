@@ -21,6 +21,7 @@ from typing import Any
 
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster
+from deployctl.plan import component_of, containers_of
 
 Obj = dict[str, Any]
 ENV_LABEL = "deployctl.dev/environment"
@@ -37,7 +38,7 @@ class Revision:
     action: str
     result: str  # deployed | failed | rolled-back | interrupted | superseded | pending
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    user: str = field(default_factory=lambda: f"{_user()}@{socket.gethostname()}")
+    user: str = field(default_factory=lambda: user_at_host())
     images: dict[str, list[str]] = field(default_factory=dict)
     objects: list[Obj] = field(default_factory=list)
     note: str = ""
@@ -50,22 +51,20 @@ class Revision:
         return self.result in ("deployed", "superseded")
 
 
-def _user() -> str:
+def user_at_host() -> str:
+    """Who is deploying, as history and the lock name them."""
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return "unknown"
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def images_by_component(objects: list[Obj]) -> dict[str, list[str]]:
     images: dict[str, list[str]] = {}
     for obj in objects:
-        template = (obj.get("spec") or {}).get("template") or {}
-        containers = (template.get("spec") or {}).get("containers") or []
-        component = ((obj.get("metadata") or {}).get("labels") or {}).get(
-            "app.kubernetes.io/component", obj["metadata"]["name"]
-        )
-        for container in containers:
+        component = component_of(obj) or obj["metadata"]["name"]
+        for container in containers_of(obj):
             images.setdefault(component, []).append(container["image"])
     return images
 

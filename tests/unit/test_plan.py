@@ -66,13 +66,6 @@ def test_a_workload_precedes_its_autoscaler_and_disruption_budget() -> None:
     ]
 
 
-def test_dependents_are_found_transitively() -> None:
-    plan = build_plan(stack(), ORDER)
-
-    assert plan.dependents("postgresql") == {"orchestrator", "worker", "mcp-server"}
-    assert plan.dependents("worker") == set()
-
-
 def test_component_without_order_entry_is_independent() -> None:
     plan = build_plan([*stack(), obj("Deployment", "extra", "extra")], ORDER)
 
