@@ -10,6 +10,7 @@ resourceVersion; a 410 Gone lists again.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from deployctl.kube import Cluster, Gone, KubeError
@@ -73,7 +74,10 @@ class ClusterView:
                 self._ready[key].set()
                 try:
                     while not self._stop.is_set():
+                        began = time.monotonic()
                         version = self._follow(key, version)
+                        if time.monotonic() - began < 1.0:
+                            self._stop.wait(0.5)  # a watch that keeps dropping: don't hammer
                 except Gone:
                     continue  # list again
         except KubeError as error:

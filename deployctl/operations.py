@@ -173,7 +173,7 @@ def _run(
             pins=prepared.pins,
         )
         releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
-    reporter.start(list(prepared.plan.components))
+    reporter.start([name for wave in prepared.plan.waves for name in wave])
     try:
         results = deploy.execute(prepared)
         healthy = all(r.state == "healthy" for r in results.values())

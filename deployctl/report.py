@@ -100,8 +100,17 @@ class LiveReporter(Reporter):
         return table
 
     def start(self, components: list[str]) -> None:
+        from types import SimpleNamespace
+
         from rich.live import Live
 
+        for name in components:  # every component has a row from the start
+            self.rows.setdefault(
+                name,
+                SimpleNamespace(
+                    name=name, state="pending", message="", started=None, finished=None
+                ),
+            )
         self.live = Live(self._table(), console=self.console, refresh_per_second=4)
         self.live.start()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from kubetest import Kube
 from projects import deployctl
 
@@ -11,6 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 STACK = ("postgresql", "rabbitmq", "redis", "orchestrator", "worker", "mcp-server")
 
 
+# The application images (ai-agent-*) exist only as names in the sandbox.
+@pytest.mark.sandbox_only
 def test_dev_deploys_healthy_and_keeps_its_generated_secrets(kube: Kube, cluster) -> None:
     # The suite's namespace already exists, so deployctl adopts it.
     args = ("up", "dev", "-n", kube.namespace, "--context", cluster.context, "--adopt")
