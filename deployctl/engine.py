@@ -26,7 +26,7 @@ from typing import Any
 
 from deployctl import health, plan, releases, render, secrets
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
-from deployctl.kube import ApplyConflict, Cluster, Invalid, KubeError, NotFound, ref
+from deployctl.kube import ApplyConflict, Cluster, Invalid, KubeError, NotFound, NotServed, ref
 from deployctl.observe import ClusterView
 from deployctl.plan import containers_of
 from deployctl.profile import Profile
@@ -288,11 +288,18 @@ class Deploy:
         return self.cluster.get("v1", "Namespace", self.namespace) is not None
 
     def _live_objects(self, objects: list[Obj]) -> dict[tuple, Obj]:
+        defined = _kinds_defined_by_crds(objects)
+
         def fetch(obj: Obj) -> tuple[tuple, Obj | None]:
             meta = obj["metadata"]
-            return _key(obj), self.cluster.get(
-                obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
-            )
+            try:
+                return _key(obj), self.cluster.get(
+                    obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+                )
+            except NotServed:
+                if (obj["apiVersion"], obj["kind"]) in defined:
+                    return _key(obj), None  # its CRD comes with this deploy
+                raise
 
         with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
             return {key: found for key, found in pool.map(fetch, objects) if found is not None}
@@ -328,6 +335,19 @@ class Deploy:
                 self.cluster.apply(obj)
                 self.reporter.info(f"created {ref(obj)} (needed to validate the rest)")
                 self._created_for_validation.append(obj)
+                if obj["kind"] == "CustomResourceDefinition":
+                    self._wait_established(obj)
+
+    def _wait_established(self, crd: Obj, timeout: float = 30) -> None:
+        """A new CRD serves its kind only once Established; then discovery must be redone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = self.cluster.get(crd["apiVersion"], crd["kind"], crd["metadata"]["name"])
+            if live and health.crd_health(live).healthy:
+                self.cluster.forget_discovery()
+                return
+            time.sleep(0.2)  # validation scaffolding: seconds at most, before any deploy
+        raise ConfigError(f"{ref(crd)} was not Established within {timeout:.0f} s")
 
     def keep_scaffolding(self) -> None:
         self._created_for_validation.clear()
@@ -680,6 +700,16 @@ class Verdict:
     @property
     def message(self) -> str:
         return self.status.message
+
+
+def _kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
+    kinds = set()
+    for obj in objects:
+        if obj.get("kind") == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            for version in spec.get("versions") or []:
+                kinds.add((f"{spec.get('group')}/{version.get('name')}", spec["names"]["kind"]))
+    return kinds
 
 
 def _inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:

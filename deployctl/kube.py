@@ -63,6 +63,10 @@ class Invalid(KubeError):
     """The server rejected an object: schema, strict field validation, admission, immutability."""
 
 
+class NotServed(Invalid):
+    """The cluster has no such kind (yet): its CRD is missing."""
+
+
 class ApplyConflict(KubeError):
     """Fields of the object are owned by another field manager."""
 
@@ -222,7 +226,7 @@ class Cluster:
                     lambda: self.dynamic.resources.get(api_version=api_version, kind=kind),
                 )
             except ResourceNotFoundError:
-                raise Invalid(
+                raise NotServed(
                     f"{kind} ({api_version}): the cluster does not serve this kind; "
                     "is its CRD installed?"
                 ) from None
@@ -230,6 +234,13 @@ class Cluster:
                 api_version, kind, handle.name, handle.namespaced, handle
             )
         return self._resources[key]
+
+    def forget_discovery(self) -> None:
+        """After a CRD is created: the next lookup asks the server again."""
+        with self._lock:
+            self._resources.clear()
+            if self._dynamic is not None:
+                self._dynamic.resources.invalidate_cache()
 
     def server_version(self) -> str:
         info = call(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from projects import (
     configmap,
     deployctl,
     deployment,
+    labels,
     service,
     statefulset,
 )
@@ -353,3 +355,83 @@ def test_an_unreachable_cluster_is_exit_2(project, tmp_path, cluster, image):
     assert unknown_context.code == 2 and 'no context "nope"' in unknown_context.stderr
     assert unreachable.code == 2 and "does not answer" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+def crd_and_widget(group: str, size) -> list[dict]:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}", "labels": labels("platform", "widgets")},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    widget = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "labels": labels("api", "w")},
+        "spec": {"size": size},
+    }
+    return [crd, widget]
+
+
+@pytest.fixture
+def crd_group(kube: Kube, client):
+    group = f"{kube.namespace[-5:]}.test.deployctl.dev"
+    yield group
+    definitions = client.resources.get(
+        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+    )
+    with contextlib.suppress(Exception):
+        definitions.delete(name=f"widgets.{group}")
+
+
+def test_a_new_crd_is_created_first_so_its_objects_can_be_validated(
+    project, kube, cluster, image, crd_group
+):
+    project.write([*crd_and_widget(crd_group, 3), *stack(image)], ORDER)
+
+    result = deployctl(cluster, project.root, "up", "test")
+
+    assert result.code == 0, result.stderr
+    widget = kube.client.resources.get(api_version=f"{crd_group}/v1", kind="Widget").get(
+        name="w", namespace=kube.namespace
+    )
+    assert widget.spec.size == 3
+
+
+def test_a_new_crd_is_removed_again_when_validation_fails(
+    project, kube, client, cluster, image, crd_group
+):
+    project.write([*crd_and_widget(crd_group, "big"), *stack(image)], ORDER)
+
+    result = deployctl(cluster, project.root, "up", "test")
+
+    assert result.code == 2
+    assert "Widget/w" in result.stderr and "spec.size" in result.stderr
+    definitions = client.resources.get(
+        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+    )
+    left = [d for d in definitions.get().items if d.metadata.name == f"widgets.{crd_group}"]
+    assert not left or left[0].metadata.deletionTimestamp
+    assert kube.list("apps/v1", "Deployment") == []
