@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from deployctl import __version__
-from deployctl.errors import DeployctlError, ExitStatus
+from deployctl.errors import DeployctlError, ExitStatus, Terminated
 
 app = typer.Typer(
     name="deployctl",
@@ -352,7 +352,6 @@ def _finish(output: str, run, text=None, live: bool = True) -> None:
     with its status. `live`: progress as a live table on a terminal."""
     from deployctl import report
     from deployctl.errors import Interrupted
-    from deployctl.operations import Terminated
 
     as_json = _json(output)
     reporter = report.make_reporter(as_json) if live else report.Reporter()
@@ -445,8 +444,6 @@ def _bare_wait_lock(args: list[str]) -> list[str]:
 
 
 def _on_sigterm(signum, frame) -> None:
-    from deployctl.operations import Terminated
-
     raise Terminated()
 
 
@@ -466,3 +463,6 @@ def main() -> None:
             document = {"result": "error", "error": str(error), "exit": int(error.exit_status)}
             print(json.dumps(document, indent=2))
         sys.exit(int(error.exit_status))
+    except Terminated:  # outside a deploy (render, diff, cluster ...): nothing to clean up
+        typer.secho("terminated", err=True, fg="red")
+        sys.exit(int(ExitStatus.TERMINATED))

@@ -236,16 +236,19 @@ class Deploy:
         if not read_only:
             self.ensure_namespace(ordered)
             namespace_ready = True
+        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
+        unserved = {k for k in _kinds_defined_by_crds(ordered) if not self.cluster.serves(*k)}
         checkable = [
             o
             for o in ordered
             if (with_values or o["kind"] != "Secret")
             and (namespace_ready or not o["metadata"].get("namespace"))
+            and (o["apiVersion"], o["kind"]) not in unserved
         ]
         dry_runs = self._dry_run(checkable)
         changes = []
         for obj in ordered:
-            key = _key(obj)
+            key = object_key(obj)
             current = live.get(key)
             if current is None:
                 action = "create"
@@ -257,7 +260,7 @@ class Deploy:
                 action = "update"
             changes.append(Change(obj, action, current, dry_runs.get(key)))
 
-        prune = self._prune_candidates(ordered, _inventory(revisions, previous))
+        prune = self._prune_candidates(ordered, inventory(revisions, previous))
         return Prepared(ordered, deploy_plan, changes, prune, previous, pins)
 
     def _render(self, read_only: bool) -> tuple[list[Obj], bool]:
@@ -293,12 +296,12 @@ class Deploy:
         def fetch(obj: Obj) -> tuple[tuple, Obj | None]:
             meta = obj["metadata"]
             try:
-                return _key(obj), self.cluster.get(
+                return object_key(obj), self.cluster.get(
                     obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
                 )
             except NotServed:
                 if (obj["apiVersion"], obj["kind"]) in defined:
-                    return _key(obj), None  # its CRD comes with this deploy
+                    return object_key(obj), None  # its CRD comes with this deploy
                 raise
 
         with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
@@ -306,7 +309,7 @@ class Deploy:
 
     def _check_ownership(self, objects: list[Obj], live: dict[tuple, Obj]) -> None:
         for obj in objects:
-            current = live.get(_key(obj))
+            current = live.get(object_key(obj))
             if current is None:
                 continue
             owner = ((current.get("metadata") or {}).get("labels") or {}).get(ENV_LABEL)
@@ -322,7 +325,7 @@ class Deploy:
                     f"{ref(obj)} exists and was not created by deployctl; "
                     "pass --adopt to take it over, or delete it"
                 )
-            self._adopted.add(_key(obj))  # taking it over means taking its fields too
+            self._adopted.add(object_key(obj))  # taking it over means taking its fields too
 
     def ensure_namespace(self, objects: list[Obj]) -> None:
         """A namespaced dry run (and the lock) needs its namespace: create it now,
@@ -368,9 +371,9 @@ class Deploy:
                 checked = self.cluster.apply(obj, dry_run=True, force=self._force(obj))
                 for warning in self.cluster.take_warnings():
                     self.reporter.info(f"warning: {ref(obj)}: {warning}")
-                return _key(obj), checked
+                return object_key(obj), checked
             except ApplyConflict as error:
-                return _key(obj), (
+                return object_key(obj), (
                     f"{error}; another field manager owns these fields — "
                     "rerun with --force-conflicts to take them"
                 )
@@ -382,7 +385,7 @@ class Deploy:
                         "(for a StatefulSet: kubectl delete statefulset NAME --cascade=orphan) "
                         "and deploy again"
                     )
-                return _key(obj), f"{error}{hint}"
+                return object_key(obj), f"{error}{hint}"
 
         with ThreadPoolExecutor(PARALLEL_APPLIES) as pool:
             results = dict(pool.map(check, objects))
@@ -393,18 +396,21 @@ class Deploy:
         return {key: value for key, value in results.items() if isinstance(value, dict)}
 
     def _prune_candidates(self, objects: list[Obj], inventory: list[Obj]) -> list[Obj]:
-        wanted = {_key(o) for o in objects}
+        wanted = {object_key(o) for o in objects}
         candidates: list[Obj] = []
         seen: set[tuple] = set()
         for old in inventory:
-            key = _key(old)
+            key = object_key(old)
             if key in wanted or key in seen or old["kind"] in NEVER_PRUNED:
                 continue
             seen.add(key)
             meta = old["metadata"]
-            current = self.cluster.get(
-                old["apiVersion"], old["kind"], meta["name"], meta.get("namespace")
-            )
+            try:
+                current = self.cluster.get(
+                    old["apiVersion"], old["kind"], meta["name"], meta.get("namespace")
+                )
+            except NotServed:
+                continue  # its CRD is gone, and every object of that kind with it
             labels = ((current or {}).get("metadata") or {}).get("labels") or {}
             # Only what deployctl created for this environment, and still marked so.
             if current is not None and labels.get(ENV_LABEL) == self.profile.name:
@@ -427,15 +433,15 @@ class Deploy:
             return
         self.guard()
         result = self.cluster.apply(change.obj, force=self._force(change.obj))
-        self._applied_generation[_key(change.obj)] = result["metadata"].get("generation", 0)
+        self._applied_generation[object_key(change.obj)] = result["metadata"].get("generation", 0)
         self.reporter.object(change.ref, change.action)
 
     def _force(self, obj: Obj) -> bool:
-        return self.options.force_conflicts or _key(obj) in self._adopted
+        return self.options.force_conflicts or object_key(obj) in self._adopted
 
     def _apply_foundation(self, prepared: Prepared) -> None:
-        foundation_keys = {_key(o) for o in prepared.plan.foundation}
-        changes = [c for c in prepared.changes if _key(c.obj) in foundation_keys]
+        foundation_keys = {object_key(o) for o in prepared.plan.foundation}
+        changes = [c for c in prepared.changes if object_key(c.obj) in foundation_keys]
         namespaces = [c for c in changes if c.obj["kind"] == "Namespace"]
         for change in namespaces:
             self._apply_one(change)
@@ -445,7 +451,7 @@ class Deploy:
     def _run_components(self, prepared: Prepared) -> dict[str, ComponentResult]:
         components = prepared.plan.components
         results = {name: ComponentResult(name) for name in components}
-        changes = {_key(c.obj): c for c in prepared.changes}
+        changes = {object_key(c.obj): c for c in prepared.changes}
         view = ClusterView(self.cluster, self.namespace)
         for api_version, kind in _watched_kinds(components.values()):
             view.track(api_version, kind)
@@ -518,7 +524,7 @@ class Deploy:
         self.reporter.component(result)
         try:
             for obj in component.objects:
-                change = changes[_key(obj)]
+                change = changes[object_key(obj)]
                 self._apply_one(change)
                 if change.action == "create":
                     self._bootstrap_autoscaled_replicas(obj, component)
@@ -599,7 +605,7 @@ class Deploy:
         live = view.get(workload["apiVersion"], workload["kind"], name)
         if live is None:
             return Verdict(health.in_progress(f"{workload['kind']} {name} not seen yet"))
-        applied = self._applied_generation.get(_key(workload), 0)
+        applied = self._applied_generation.get(object_key(workload), 0)
         if live["metadata"].get("generation", 0) < applied:
             return Verdict(health.in_progress(f"{live['kind']} {name}: waiting for the update"))
         hpa = _autoscaler_for(workload, component.objects)
@@ -712,7 +718,7 @@ def _kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
     return kinds
 
 
-def _inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:
+def inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:
     """What deployctl may have left in the cluster: the deployed revision, and whatever
     failed, interrupted or pending runs after it applied."""
     after = previous.number if previous else 0
@@ -724,7 +730,7 @@ def _inventory(revisions: list[releases.Revision], previous: releases.Revision |
     return [o for r in ([previous] if previous else []) + partial for o in r.objects]
 
 
-def _key(obj: Obj) -> tuple[str, str, str, str]:
+def object_key(obj: Obj) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
     group = obj.get("apiVersion", "").rpartition("/")[0]
     return group, obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")

@@ -36,3 +36,7 @@ class Interrupted(DeployctlError):
     def __init__(self, message: str, status: ExitStatus = ExitStatus.INTERRUPTED) -> None:
         super().__init__(message)
         self.exit_status = status
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so a run stops as cleanly as on Ctrl-C."""

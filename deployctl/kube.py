@@ -235,6 +235,13 @@ class Cluster:
             )
         return self._resources[key]
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        try:
+            self.resource(api_version, kind)
+        except NotServed:
+            return False
+        return True
+
     def forget_discovery(self) -> None:
         """After a CRD is created: the next lookup asks the server again."""
         with self._lock:

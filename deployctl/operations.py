@@ -33,12 +33,14 @@ from deployctl.engine import (
     Prepared,
     connect,
     identify,
+    inventory,
     normalized,
+    object_key,
     pin_key,
 )
-from deployctl.errors import ConfigError, DeployctlError, ExitStatus
+from deployctl.errors import ConfigError, DeployctlError, ExitStatus, Terminated
 from deployctl.kube import ref
-from deployctl.lock import DeployLock
+from deployctl.lock import DeployLock, Locked
 from deployctl.plan import containers_of
 from deployctl.report import Reporter
 
@@ -63,7 +65,8 @@ def resolve_target(
     everyone = {p.name: p for p in profiles.load_all(project)}  # also checks they don't collide
     name = env or profiles.default_environment(project)
     if name not in everyone:
-        profiles.load_profile(project, name)  # raises the located "no such environment"
+        known = ", ".join(sorted(everyone)) or "none"
+        raise ConfigError(f'environments/: no environment "{name}" (known: {known})')
     profile = everyone[name]
     if namespace:
         profile = dataclasses.replace(profile, namespace=namespace)
@@ -122,10 +125,6 @@ def _component_document(result: ComponentResult, origin: float) -> dict[str, Any
     }
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so the deploy stops as cleanly as on Ctrl-C."""
-
-
 @dataclass
 class Outcome:
     """What one locked run did: its revision, results, and the document for --output json."""
@@ -182,10 +181,10 @@ def _run(
             revision.result = "deployed" if healthy else "failed"
             releases.settle(cluster, profile.namespace, revision, profile.keep_revisions)
     except (KeyboardInterrupt, Terminated):
-        _mark(cluster, profile, revision, "interrupted")
+        _mark(cluster, profile, revision, "interrupted", lock)
         raise
     except DeployctlError as error:
-        _mark(cluster, profile, revision, "failed")
+        _mark(cluster, profile, revision, "failed", lock)
         if error.exit_status == ExitStatus.NOTHING_CHANGED:
             # Objects were written already: exit 2 would promise that nothing changed.
             raise DeployFailed(
@@ -216,10 +215,10 @@ def _run(
     return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
 
 
-def _mark(cluster, profile: profiles.Profile, revision, result: str) -> None:
+def _mark(cluster, profile: profiles.Profile, revision, result: str, lock: DeployLock) -> None:
     """Best effort: record how a run ended, even while it is failing."""
-    if revision is None or revision.result not in ("pending",):
-        return
+    if revision is None or revision.result != "pending" or lock.lost.is_set():
+        return  # a holder that lost the lock writes nothing more
     revision.result = result
     with contextlib.suppress(DeployctlError):
         releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
@@ -244,9 +243,13 @@ def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[E
             )
         scaffold.ensure_namespace(_namespace_objects(target))
     lock = DeployLock(cluster, profile.namespace, profile.name, action, reporter.info)
-    # Locked: another deploy holds the lock, and a namespace both of us applied is its
-    # to use now — so the failure to take it removes nothing.
-    lock.acquire(wait=target.options.wait_lock)
+    try:
+        lock.acquire(wait=target.options.wait_lock)
+    except Locked:
+        raise  # another deploy holds it: a namespace we both applied is its to use now
+    except BaseException:
+        scaffold.undo_scaffolding()
+        raise
     try:
         return work(cluster, lock, scaffold)
     except BaseException:
@@ -502,17 +505,25 @@ def rollout(
             _summary(target, reporter, outcome, "kept the failed state (--no-rollback)")
             return ExitStatus.FAILED, outcome.document
         reporter.info(f"rollout failed; restoring revision {current.number}")
-        restored = _run(
-            target,
-            reporter,
-            cluster,
-            lock,
-            "rollout",
-            objects=current.objects,
-            pins=current.pins,
-            replace_stuck_pods=True,
-            record=False,
-        )
+        try:
+            restored = _run(
+                target,
+                reporter,
+                cluster,
+                lock,
+                "rollout",
+                objects=current.objects,
+                pins=current.pins,
+                replace_stuck_pods=True,
+                record=False,
+            )
+        except DeployctlError as error:
+            if error.exit_status != ExitStatus.NOTHING_CHANGED:
+                raise
+            raise DeployFailed(
+                f"rollout of {component} to {version} failed ({failure}), and restoring "
+                f"revision {current.number} failed too: {error}"
+            ) from None
         if outcome.revision is not None:
             outcome.revision.result = "rolled-back"
             outcome.revision.note = failure
@@ -729,8 +740,9 @@ def down(
         from deployctl.secrets import GENERATED_ANNOTATION
 
         profile = target.profile
-        current = releases.latest(cluster, profile.namespace, profile.name)
-        objects = current.objects if current else []
+        revisions = releases.history(cluster, profile.namespace, profile.name)
+        deployed = next((r for r in reversed(revisions) if r.result == "deployed"), None)
+        objects = list({object_key(o): o for o in inventory(revisions, deployed)}.values())
         deploy_plan = plans.build_plan(objects, profile.order)
         removed: list[str] = []
 
@@ -738,8 +750,12 @@ def down(
             deleted = []
             for obj in group:
                 meta = obj["metadata"]
-                if obj["kind"] in ("Namespace", "PersistentVolumeClaim"):
-                    continue
+                if obj["kind"] in (
+                    "Namespace",
+                    "PersistentVolumeClaim",
+                    "CustomResourceDefinition",
+                ):
+                    continue  # a CRD's deletion would take every object of its kind with it
                 if obj["kind"] == "Secret" and (meta.get("annotations") or {}).get(
                     GENERATED_ANNOTATION
                 ):
@@ -763,32 +779,36 @@ def down(
                     reporter.info(f"removing {name}")
                 remove([o for name in wave for o in deploy_plan.components[name].objects])
             remove(list(reversed(deploy_plan.foundation)))
+            if delete_volumes:
+                claims, _ = cluster.list("v1", "PersistentVolumeClaim", profile.namespace)
+                selectors = [
+                    (o["spec"].get("selector") or {}).get("matchLabels") or {}
+                    for o in objects
+                    if o["kind"] == "StatefulSet"
+                ]
+                for claim in claims:
+                    labels = claim["metadata"].get("labels") or {}
+                    if any(s and all(labels.get(k) == v for k, v in s.items()) for s in selectors):
+                        name = claim["metadata"]["name"]
+                        cluster.delete("v1", "PersistentVolumeClaim", name, profile.namespace)
+                        removed.append(ref(claim))
+                        reporter.object(ref(claim), "deleted")
+            if delete_namespace:
+                lock.release()
+                cluster.delete("v1", "Namespace", profile.namespace)
+                reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
         except DeployctlError as error:
             if removed and error.exit_status == ExitStatus.NOTHING_CHANGED:
                 raise DeployFailed(f"{error} — after removing {len(removed)} objects") from None
             raise
-        if delete_volumes:
-            claims, _ = cluster.list("v1", "PersistentVolumeClaim", profile.namespace)
-            selectors = [
-                (o["spec"].get("selector") or {}).get("matchLabels") or {}
-                for o in objects
-                if o["kind"] == "StatefulSet"
-            ]
-            for claim in claims:
-                labels = claim["metadata"].get("labels") or {}
-                if any(s and all(labels.get(k) == v for k, v in s.items()) for s in selectors):
-                    name = claim["metadata"]["name"]
-                    cluster.delete("v1", "PersistentVolumeClaim", name, profile.namespace)
-                    removed.append(ref(claim))
-                    reporter.object(ref(claim), "deleted")
-        if delete_namespace:
-            lock.release()
-            cluster.delete("v1", "Namespace", profile.namespace)
-            reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
         reporter.info(f"{profile.name}: down ({len(removed)} objects removed)")
         return ExitStatus.OK, {"environment": profile.name, "removed": removed}
 
     return _with_lock(target, reporter, "take down", work)
+
+
+# A CRD's deletion would take every object of its kind, in every namespace, with it.
+KEPT_BY_DOWN = ("Namespace", "PersistentVolumeClaim", "CustomResourceDefinition")
 
 
 def _wait_gone(cluster, objects: list[dict], lock: DeployLock, timeout: float = 120) -> None:

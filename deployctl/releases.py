@@ -134,8 +134,12 @@ def current_state(revisions: list[Revision]) -> Revision | None:
     A failed, interrupted or pending revision left its objects in the cluster; a
     rolled-back one did not (its rollout restored the revision before it).
     """
-    for revision in sorted(revisions, key=lambda r: r.number, reverse=True):
-        if revision.result not in ("rolled-back", "superseded"):
+    newest_first = sorted(revisions, key=lambda r: r.number, reverse=True)
+    for revision in newest_first:
+        if revision.result == "rolled-back":
+            # Its rollout restored the revision the cluster ran before it.
+            return next((r for r in newest_first if r.result == "deployed"), None)
+        if revision.result != "superseded":
             return revision
     return None
 

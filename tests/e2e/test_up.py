@@ -411,8 +411,13 @@ def test_a_new_crd_is_created_first_so_its_objects_can_be_validated(
 ):
     project.write([*crd_and_widget(crd_group, 3), *stack(image)], ORDER)
 
+    planned = deployctl(cluster, project.root, "plan", "test", "-o", "json")
     result = deployctl(cluster, project.root, "up", "test")
 
+    assert planned.code == 0, planned.stderr  # read-only: the new kind is not checked yet
+    assert {"object": f"Widget/w in namespace {kube.namespace}", "action": "create"} in (
+        planned.report["objects"]
+    )
     assert result.code == 0, result.stderr
     widget = kube.client.resources.get(api_version=f"{crd_group}/v1", kind="Widget").get(
         name="w", namespace=kube.namespace

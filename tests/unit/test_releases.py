@@ -54,3 +54,11 @@ def test_the_current_state_ignores_undone_rollouts_but_not_failed_deploys() -> N
 
     failed = revision(3, "failed", "api:v3")
     assert current_state([deployed, undone, failed]) is failed
+
+
+def test_after_a_rollout_restored_the_deployed_revision_that_one_is_current() -> None:
+    deployed = revision(3, "deployed", "api:v1")
+    failed_up = revision(4, "failed", "api:v4")
+    restored = revision(5, "rolled-back", "api:v5")
+
+    assert current_state([deployed, failed_up, restored]) is deployed
