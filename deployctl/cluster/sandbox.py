@@ -150,11 +150,18 @@ def up(
     kubeconfig = kubeconfig or default_kubeconfig()
     context = context_name(name)
     kubectl = Kubectl(tools.kubectl, kubeconfig, context)
-    if _cluster_exists(tools, name) and _api_ready(kubectl):
+    exists = _cluster_exists(tools, name)
+    if exists and _api_ready(kubectl):
         progress(f"cluster {name} is running already (context {context})")
         return context
+    own = Kubectl(tools.kubectl, _workdir() / "clusters" / name / "kubeconfig.yaml", context)
+    if exists and _api_ready(own):
+        raise ClusterError(
+            f"cluster {name} runs, but its context {context} is not in {kubeconfig}; "
+            "pass the --kubeconfig it was started with, or `deployctl cluster down` it first"
+        )
     started = time.monotonic()
-    if _cluster_exists(tools, name):
+    if exists:
         progress(f"restarting cluster {name}")
         _kwokctl(tools, "start", "cluster", "--name", name, "--wait", f"{READY_TIMEOUT_S}s")
     else:
