@@ -38,6 +38,8 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
 PARALLEL_APPLIES = 8
 PARALLEL_COMPONENTS = 4
+# How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
+SCALE_UP_GRACE = 600.0
 IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
 
@@ -622,7 +624,10 @@ class Deploy:
             return Verdict(status)  # pods are judged once the controller has seen the spec
         pods = _current_pods(live, view)
         for pod in pods:
-            problem = health.pod_problem(pod, unschedulable_grace=self.profile.unschedulable_grace)
+            grace = self.profile.unschedulable_grace
+            if _scale_up_triggered(pod, view):
+                grace = max(grace, SCALE_UP_GRACE)  # nodes are on their way
+            problem = health.pod_problem(pod, unschedulable_grace=grace)
             if problem:
                 return Verdict(health.failed(f"{live['kind']} {name}: {problem}"), pod)
         if status.failed:
@@ -759,6 +764,16 @@ def _watched_kinds(components) -> list[tuple[str, str]]:
     if kinds:
         kinds |= {("v1", "Pod"), ("apps/v1", "ReplicaSet"), ("v1", "Event")}
     return sorted(kinds)
+
+
+def _scale_up_triggered(pod: Obj, view: ClusterView) -> bool:
+    """The cluster autoscaler reported a scale-up for this pod (event TriggeredScaleUp)."""
+    name = pod["metadata"]["name"]
+    return any(
+        event.get("reason") == "TriggeredScaleUp"
+        and (event.get("involvedObject") or {}).get("name") == name
+        for event in view.objects("v1", "Event")
+    )
 
 
 def _creation_refused(workload: Obj, view: ClusterView, since: datetime) -> str | None:

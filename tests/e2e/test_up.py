@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -440,3 +441,58 @@ def test_a_new_crd_is_removed_again_when_validation_fails(
     left = [d for d in definitions.get().items if d.metadata.name == f"widgets.{crd_group}"]
     assert not left or left[0].metadata.deletionTimestamp
     assert kube.list("apps/v1", "Deployment") == []
+
+
+def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
+    project, kube, cluster, image
+):
+    greedy = deployment("api", image("v1"))
+    greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1000"}}
+    objects = stack(image)
+    objects[3] = greedy
+    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": "3s"}})
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert result.code == 1
+    message = result.report["components"]["api"]["message"]
+    assert "unschedulable for 3 s" in message and "Insufficient cpu" in message
+
+
+def test_a_reported_scale_up_extends_the_unschedulable_grace(project, kube, cluster, image):
+    greedy = deployment("api", image("v1"))
+    greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1000"}}
+    objects = stack(image)
+    objects[3] = greedy
+    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": "2s"}})
+
+    def autoscaler() -> None:
+        # Play the cluster autoscaler: report a scale-up for the pod as soon as it exists.
+        (pod,) = kube.wait_for(
+            "v1", "Pod", lambda pods: len(pods) == 1, label_selector="app.kubernetes.io/name=api"
+        )
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"{pod['metadata']['name']}.scaleup"},
+                "involvedObject": {
+                    "kind": "Pod",
+                    "name": pod["metadata"]["name"],
+                    "namespace": kube.namespace,
+                },
+                "reason": "TriggeredScaleUp",
+                "message": "pod triggered scale-up: [{pool 0->1 (max: 3)}]",
+                "type": "Normal",
+                "source": {"component": "cluster-autoscaler"},
+            }
+        )
+
+    helper = threading.Thread(target=autoscaler)
+    helper.start()
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "12s")
+    helper.join()
+
+    assert result.code == 1
+    message = result.report["components"]["api"]["message"]
+    assert "timed out after 12 s" in message and "unschedulable" not in message
