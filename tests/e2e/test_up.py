@@ -443,14 +443,19 @@ def test_a_new_crd_is_removed_again_when_validation_fails(
     assert kube.list("apps/v1", "Deployment") == []
 
 
-def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
-    project, kube, cluster, image
-):
+def write_unschedulable_api(project: Project, image, grace: str) -> None:
+    """The stack with an api asking for more CPU than any node has, and a short grace."""
     greedy = deployment("api", image("v1"))
     greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1000"}}
     objects = stack(image)
     objects[3] = greedy
-    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": "3s"}})
+    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": grace}})
+
+
+def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
+    project, kube, cluster, image
+):
+    write_unschedulable_api(project, image, grace="3s")
 
     result = deployctl(cluster, project.root, "up", "test", "-o", "json")
 
@@ -460,11 +465,7 @@ def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
 
 
 def test_a_reported_scale_up_extends_the_unschedulable_grace(project, kube, cluster, image):
-    greedy = deployment("api", image("v1"))
-    greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1000"}}
-    objects = stack(image)
-    objects[3] = greedy
-    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": "2s"}})
+    write_unschedulable_api(project, image, grace="2s")
 
     def autoscaler() -> None:
         # Play the cluster autoscaler: report a scale-up for the pod as soon as it exists.
