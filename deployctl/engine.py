@@ -554,18 +554,8 @@ class Deploy:
             "metadata": {"name": obj["metadata"]["name"], "namespace": self.namespace},
             "spec": {"replicas": hpa["spec"].get("minReplicas", 1)},
         }
-        resource = self.cluster.resource(obj["apiVersion"], obj["kind"])
-        from deployctl.kube import REQUEST_TIMEOUT, call
-
-        call(
-            ref(obj),
-            lambda: resource.handle.server_side_apply(
-                body=scale,
-                namespace=self.namespace,
-                field_manager="deployctl-initial-replicas",
-                _request_timeout=REQUEST_TIMEOUT,
-            ),
-        )
+        self.guard()
+        self.cluster.apply(scale, manager="deployctl-initial-replicas")
 
     def _wait_healthy(
         self, component: plan.Component, result: ComponentResult, view: ClusterView

@@ -340,8 +340,15 @@ class Cluster:
 
     # -- writes ----------------------------------------------------------------------
 
-    def apply(self, obj: Obj, *, dry_run: bool = False, force: bool = False) -> Obj:
-        """Server-side apply of a complete object with field manager `deployctl`."""
+    def apply(
+        self,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        manager: str = FIELD_MANAGER,
+    ) -> Obj:
+        """Server-side apply of a complete object, by field manager `deployctl` unless told."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
         body = _apply_body(obj)
         namespace = body["metadata"].get("namespace") if resource.namespaced else None
@@ -351,7 +358,7 @@ class Cluster:
                 body=body,
                 name=body["metadata"]["name"],
                 namespace=namespace,
-                field_manager=FIELD_MANAGER,
+                field_manager=manager,
                 force_conflicts=force,
                 dry_run="All" if dry_run else None,
                 query_params=[("fieldValidation", "Strict")],
