@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from deployctl import kube
 
@@ -28,11 +27,9 @@ def no_sleeping(monkeypatch) -> list[float]:
     return slept
 
 
-def api_error(status: int, retry_after: str | None = None, body: str = "") -> ApiException:
-    error = ApiException(status=status, reason="test")
-    error.headers = {"Retry-After": retry_after} if retry_after else {}
-    error.body = body
-    return error
+def api_error(status: int, retry_after: str | None = None, body: str = "") -> kube.StatusError:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    return kube.StatusError(status, body.encode(), headers)
 
 
 def test_throttling_and_server_errors_are_retried_after_retry_after(no_sleeping) -> None:
@@ -69,3 +66,42 @@ def test_a_server_that_never_answers_is_unreachable_after_the_retries() -> None:
     with pytest.raises(kube.Unreachable, match="does not answer"):
         kube.call("version", flaky)
     assert flaky.calls == 6
+
+
+def test_throttling_halves_the_requests_in_flight_and_successes_restore_them() -> None:
+    limit = kube.InFlightLimit(8)
+
+    limit.throttled()
+    limit.throttled()
+    assert limit.limit == 2
+    for _ in range(2 + 3 + 4 + 5 + 6 + 7):  # one more per `limit` successes
+        limit.succeeded()
+
+    assert limit.limit == 8
+    limit.succeeded()
+    assert limit.limit == 8  # never above the ceiling
+
+
+def test_no_more_requests_than_the_limit_are_in_flight() -> None:
+    import threading
+    import time
+
+    limit = kube.InFlightLimit(3)
+    peak = 0
+    lock = threading.Lock()
+
+    def request() -> None:
+        nonlocal peak
+        with limit:
+            with lock:
+                peak = max(peak, limit.in_flight)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert peak == 3
+    assert limit.in_flight == 0
