@@ -1,22 +1,40 @@
 """A live, watch-fed view of the kinds a deploy waits on, in one namespace.
 
 One list-then-watch loop per kind (not per object) keeps a local copy of
-every object; waiters block on a condition that is notified on every change,
-so health is re-judged as soon as the cluster moves — no sleep-polling. A
-watch that ends (timeout, dropped connection) resumes from the last
-resourceVersion; a 410 Gone lists again.
+every object; the deploy's one loop blocks on a condition that is notified
+on every change, so health is re-judged as soon as the cluster moves — no
+sleep-polling, and no thread per waiting component. A watch that ends
+(timeout, dropped connection) resumes from the last resourceVersion; a 410
+Gone lists again.
+
+The view also answers "which objects does X own" and "which events are about
+X" from indexes, and says which top-level owners had something change under
+them since it was last asked (`take_changed`), so a judge re-reads only the
+workloads that moved.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from deployctl.kube import Cluster, Gone, KubeError
 
 Obj = dict[str, Any]
+Kind = tuple[str, str]
 WATCH_SECONDS = 60
+EVENT = ("v1", "Event")
+
+
+def _uid(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("uid", "")
+
+
+def _owners(obj: Obj) -> list[str]:
+    return [o.get("uid", "") for o in (obj.get("metadata") or {}).get("ownerReferences") or []]
 
 
 class ClusterView:
@@ -24,22 +42,42 @@ class ClusterView:
         self.cluster = cluster
         self.namespace = namespace
         self.changed = threading.Condition()
-        self._objects: dict[tuple[str, str], dict[str, Obj]] = {}
-        self._ready: dict[tuple[str, str], threading.Event] = {}
+        self._objects: dict[Kind, dict[str, Obj]] = {}
+        self._owner_of: dict[str, list[str]] = {}  # uid -> owners' uids
+        self._owned: dict[tuple[Kind, str], dict[str, Obj]] = {}  # (kind, owner uid) -> objects
+        self._events: dict[str, dict[str, Obj]] = {}  # involved object's name -> events
+        self._dirty: set[str] = set()  # uids with a change at or below them
+        self._poked = False
+        self._versions: dict[Kind, str] = {}  # where each kind's list left off
+        self._following: set[Kind] = set()
         self._errors: list[KubeError] = []
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
-    def track(self, api_version: str, kind: str) -> None:
-        key = (api_version, kind)
-        if key in self._ready:
-            return
-        self._objects[key] = {}
-        self._ready[key] = threading.Event()
-        thread = threading.Thread(target=self._run, args=key, name=f"watch-{kind}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
-        self._ready[key].wait(timeout=30)
+    def track(self, kinds: Iterable[Kind]) -> None:
+        """List each kind (concurrently); the watches start with the first wait."""
+        new = [key for key in kinds if key not in self._versions]
+        with ThreadPoolExecutor(max(1, len(new))) as pool:
+            listed = dict(
+                zip(
+                    new, pool.map(lambda k: self.cluster.list(*k, self.namespace), new), strict=True
+                )
+            )
+        for key in new:
+            self._objects.setdefault(key, {})
+            items, self._versions[key] = listed[key]
+            self._store(key, items)
+
+    def follow(self) -> None:
+        """Start a watch per tracked kind from where its list left off (once)."""
+        for key, version in self._versions.items():
+            if key not in self._following:
+                self._following.add(key)
+                name = f"watch-{key[1]}"
+                threading.Thread(
+                    target=self._run, args=(key, version), name=name, daemon=True
+                ).start()
+
+    # -- reads (under the lock: a consistent snapshot per call) -------------------------
 
     def objects(self, api_version: str, kind: str) -> list[Obj]:
         with self.changed:
@@ -49,29 +87,97 @@ class ClusterView:
         with self.changed:
             return self._objects.get((api_version, kind), {}).get(name)
 
-    def wait_for_change(self, timeout: float) -> None:
+    def owned_by(self, api_version: str, kind: str, owner_uid: str) -> list[Obj]:
         with self.changed:
-            self.changed.wait(timeout=max(0.0, timeout))
-        if self._errors:
-            raise self._errors[0]
+            return list(self._owned.get(((api_version, kind), owner_uid), {}).values())
+
+    def events_about(self, name: str) -> list[Obj]:
+        with self.changed:
+            return list(self._events.get(name, {}).values())
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def wait_for_change(self, timeout: float) -> None:
+        self.follow()
+        with self.changed:
+            if not self._dirty and not self._poked:
+                self.changed.wait(timeout=max(0.0, timeout))
+            self._poked = False
+        self._raise_errors()
+
+    def take_changed(self) -> set[str]:
+        """The uids that changed (with every owner above them) since the last call."""
+        with self.changed:
+            dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def poke(self) -> None:
+        """Wake the waiter: something outside the cluster (an apply finishing) happened."""
+        with self.changed:
+            self._poked = True
+            self.changed.notify_all()
 
     def stop(self) -> None:
         self._stop.set()
         with self.changed:
             self.changed.notify_all()
 
-    def _store(self, key: tuple[str, str], objects: dict[str, Obj]) -> None:
+    def _raise_errors(self) -> None:
+        if self._errors:
+            raise self._errors[0]
+
+    # -- the watch loops --------------------------------------------------------------
+
+    def _mark(self, obj: Obj) -> None:
+        """Mark an object and every owner above it changed (caller holds the lock)."""
+        pending = [_uid(obj)]
+        if obj.get("kind") == "Event":
+            pending = [(obj.get("involvedObject") or {}).get("uid", "")]
+        seen: set[str] = set()
+        while pending:
+            uid = pending.pop()
+            if uid and uid not in seen:
+                seen.add(uid)
+                pending += self._owner_of.get(uid, [])
+        self._dirty |= seen
+
+    def _index(self, key: Kind, obj: Obj, present: bool) -> None:
+        """Keep the owner and event indexes (caller holds the lock)."""
+        name = obj["metadata"]["name"]
+        if key == EVENT:
+            about = (obj.get("involvedObject") or {}).get("name", "")
+            events = self._events.setdefault(about, {})
+            if present:
+                events[name] = obj
+            else:
+                events.pop(name, None)
+            return
+        uid = _uid(obj)
+        for owner in _owners(obj):
+            owned = self._owned.setdefault((key, owner), {})
+            if present:
+                owned[name] = obj
+            else:
+                owned.pop(name, None)
+        if present:
+            self._owner_of[uid] = _owners(obj)
+
+    def _store(self, key: Kind, items: list[Obj]) -> None:
         with self.changed:
-            self._objects[key] = objects
+            for old in self._objects[key].values():
+                self._index(key, old, present=False)
+            self._objects[key] = {}
+            for obj in items:
+                obj.setdefault("apiVersion", key[0])
+                obj.setdefault("kind", key[1])
+                self._objects[key][obj["metadata"]["name"]] = obj
+                self._index(key, obj, present=True)
+                self._mark(obj)
             self.changed.notify_all()
 
-    def _run(self, api_version: str, kind: str) -> None:
-        key = (api_version, kind)
+    def _run(self, key: Kind, version: str) -> None:
         try:
             while not self._stop.is_set():
-                items, version = self.cluster.list(api_version, kind, self.namespace)
-                self._store(key, {o["metadata"]["name"]: o for o in items})
-                self._ready[key].set()
                 try:
                     while not self._stop.is_set():
                         began = time.monotonic()
@@ -79,28 +185,35 @@ class ClusterView:
                         if time.monotonic() - began < 1.0:
                             self._stop.wait(0.5)  # a watch that keeps dropping: don't hammer
                 except Gone:
-                    continue  # list again
+                    items, version = self.cluster.list(*key, self.namespace)  # list again
+                    self._store(key, items)
         except KubeError as error:
             with self.changed:
                 self._errors.append(error)
                 self.changed.notify_all()
-            self._ready[key].set()
 
-    def _follow(self, key: tuple[str, str], version: str) -> str:
+    def _follow(self, key: Kind, version: str) -> str:
         api_version, kind = key
         for event, obj in self.cluster.watch(
             api_version, kind, self.namespace, version, WATCH_SECONDS
         ):
             if self._stop.is_set():
                 break
+            version = obj.get("metadata", {}).get("resourceVersion", version)
+            if event == "BOOKMARK":
+                continue
             obj.setdefault("apiVersion", api_version)
             obj.setdefault("kind", kind)
             name = obj["metadata"]["name"]
-            version = obj["metadata"].get("resourceVersion", version)
             with self.changed:
+                objects = self._objects[key]
+                if name in objects:
+                    self._index(key, objects[name], present=False)
                 if event == "DELETED":
-                    self._objects[key].pop(name, None)
+                    objects.pop(name, None)
                 elif event in ("ADDED", "MODIFIED"):
-                    self._objects[key][name] = obj
+                    objects[name] = obj
+                    self._index(key, obj, present=True)
+                self._mark(obj)
                 self.changed.notify_all()
         return version

@@ -163,7 +163,7 @@ def _run(
     applied = [c.obj for c in prepared.changes]
     if prepared.changed and record:
         revision = releases.Revision(
-            number=releases.next_number(cluster, profile.namespace, profile.name),
+            number=max((r.number for r in prepared.revisions), default=0) + 1,
             environment=profile.name,
             action=action,
             result="pending",
@@ -171,15 +171,22 @@ def _run(
             objects=applied,
             pins=prepared.pins,
         )
-        releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
+        releases.save(
+            cluster, profile.namespace, revision, profile.keep_revisions, prepared.revisions
+        )
     reporter.start([name for wave in prepared.plan.waves for name in wave])
     try:
-        results = deploy.execute(prepared)
-        healthy = all(r.state == "healthy" for r in results.values())
+        executed = deploy.execute(prepared)
+        results, healthy = executed.results, executed.healthy
         if revision is not None:
             lock.check()
             revision.result = "deployed" if healthy else "failed"
-            releases.settle(cluster, profile.namespace, revision, profile.keep_revisions)
+            revision.fingerprints = executed.fingerprints
+            releases.settle(
+                cluster, profile.namespace, revision, profile.keep_revisions, prepared.revisions
+            )
+        elif record and healthy:
+            _refresh_fingerprints(cluster, profile, prepared, lock)
     except (KeyboardInterrupt, Terminated):
         _mark(cluster, profile, revision, "interrupted", lock)
         raise
@@ -210,9 +217,23 @@ def _run(
         "started": started_at,
         "duration": round(time.monotonic() - origin, 3),
         "objects": _changes_document(prepared),
+        "dry_runs": prepared.dry_runs,
         "components": {n: _component_document(r, origin) for n, r in results.items()},
     }
     return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
+
+
+def _refresh_fingerprints(cluster, profile, prepared: Prepared, lock: DeployLock) -> None:
+    """Nothing changed, but some objects had to be dry-run to know it (a status-only
+    controller write, a restore): remember them as they are, so the next run need not."""
+    current = prepared.current
+    if current is None or current.result != "deployed":
+        return
+    if current.fingerprints == prepared.fingerprints or current.objects != prepared.objects:
+        return
+    lock.check()
+    current.fingerprints = prepared.fingerprints
+    releases.save(cluster, profile.namespace, current, profile.keep_revisions)
 
 
 def _mark(cluster, profile: profiles.Profile, revision, result: str, lock: DeployLock) -> None:
@@ -251,12 +272,15 @@ def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[E
         scaffold.undo_scaffolding()
         raise
     try:
-        return work(cluster, lock, scaffold)
+        status, document = work(cluster, lock, scaffold)
     except BaseException:
         scaffold.undo_scaffolding()  # only what validation made and did not keep
         raise
     finally:
         lock.release()
+    # What this run cost the API server, the lock's renewals and release included.
+    document["requests"] = cluster.request_counts()
+    return status, document
 
 
 def _namespace_objects(target: Target) -> list[dict[str, Any]]:

@@ -45,6 +45,9 @@ class Revision:
     # Images set by `rollout` that later `up`s keep: "Kind/name/container" ->
     # {"image": the rolled-out image, "manifest": the manifests' image at the time}.
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
+    # What each object looked like in the cluster after this deploy ("group/Kind/ns/name" ->
+    # fingerprint): an object rendered as recorded and still so needs no dry run next time.
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def successful(self) -> bool:
@@ -113,14 +116,25 @@ def latest(
     return revisions[-1] if revisions else None
 
 
-def settle(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP) -> None:
-    """Save a finished record; a new deployed one supersedes the one before it."""
+def settle(
+    cluster: Cluster,
+    namespace: str,
+    revision: Revision,
+    keep: int = KEEP,
+    known: list[Revision] | None = None,
+) -> None:
+    """Save a finished record; a new deployed one supersedes the one before it.
+
+    `known`: the records as this run last read them (it holds the lock), to
+    save listing them again.
+    """
+    older = known if known is not None else history(cluster, namespace, revision.environment)
     if revision.result == "deployed":
-        for older in history(cluster, namespace, revision.environment):
-            if older.result == "deployed" and older.number != revision.number:
-                older.result = "superseded"
-                save(cluster, namespace, older, keep)
-    save(cluster, namespace, revision, keep)
+        for other in older:
+            if other.result == "deployed" and other.number != revision.number:
+                other.result = "superseded"
+                save(cluster, namespace, other, keep, older)
+    save(cluster, namespace, revision, keep, older)
 
 
 def _newest_successful(revisions: list[Revision]) -> Revision | None:
@@ -172,8 +186,14 @@ def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
     ]
 
 
-def save(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP) -> None:
-    """Write the record, then drop the oldest beyond `keep`."""
+def save(
+    cluster: Cluster,
+    namespace: str,
+    revision: Revision,
+    keep: int = KEEP,
+    known: list[Revision] | None = None,
+) -> None:
+    """Write the record, then drop the oldest beyond `keep` (`known`: see `settle`)."""
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -192,12 +212,19 @@ def save(cluster: Cluster, namespace: str, revision: Revision, keep: int = KEEP)
         "data": {"release": _encode(revision)},
     }
     cluster.apply(secret, force=True)
-    older = history(cluster, namespace, revision.environment)
+    if known is None:
+        older = history(cluster, namespace, revision.environment)
+    else:
+        if all(r.number != revision.number for r in known):
+            known.append(revision)
+        older = sorted(known, key=lambda r: r.number)
     # Never drop what the cluster runs, nor the newest good revision (rollback, pins).
     protected = {r.number for r in (current_state(older), _newest_successful(older)) if r}
     for stale in older[: max(0, len(older) - keep)]:
         if stale.number not in protected:
             cluster.delete("v1", "Secret", record_name(stale.environment, stale.number), namespace)
+            if known is not None:
+                known.remove(stale)
 
 
 def next_number(cluster: Cluster, namespace: str, environment: str) -> int:

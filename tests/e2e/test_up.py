@@ -91,6 +91,48 @@ def test_a_second_up_of_unchanged_manifests_changes_nothing(project, kube, clust
     assert after == before
 
 
+def test_an_unchanged_up_dry_runs_nothing_but_puts_back_changes_made_behind_its_back(
+    project, kube, cluster, image
+):
+    project.write([configmap("settings", "api", {"mode": "auto"}), *stack(image)], ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+
+    quiet = deployctl(cluster, project.root, "up", "test", "-o", "json")
+    # kubectl scale, and kubectl edit of a field deployctl applied.
+    kube.resource("apps/v1", "Deployment").patch(
+        name="web",
+        namespace=kube.namespace,
+        body={"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+        field_manager="kubectl",
+    )
+    kube.resource("v1", "ConfigMap").patch(
+        name="settings",
+        namespace=kube.namespace,
+        body={"data": {"mode": "manual"}},
+        content_type="application/merge-patch+json",
+        field_manager="kubectl-edit",
+    )
+    repaired = deployctl(cluster, project.root, "up", "test", "-o", "json")
+    settled = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert quiet.code == 0, quiet.stderr
+    assert quiet.report["changed"] is False and quiet.report["dry_runs"] == 0
+    assert quiet.report["requests"]["by_verb"].get("dry-run", 0) == 0
+    assert quiet.report["requests"]["by_verb"].get("apply", 0) == 0
+    assert repaired.code == 0, repaired.stderr
+    assert repaired.report["changed"] is True and repaired.report["dry_runs"] == 2
+    updated = {o["object"] for o in repaired.report["objects"] if o["action"] == "update"}
+    assert updated == {
+        f"Deployment/web in namespace {kube.namespace}",
+        f"ConfigMap/settings in namespace {kube.namespace}",
+    }
+    assert "changed outside deployctl" in repaired.stderr
+    assert kube.get("apps/v1", "Deployment", "web")["spec"]["replicas"] == 1
+    assert kube.get("v1", "ConfigMap", "settings")["data"] == {"mode": "auto"}
+    assert settled.report["changed"] is False and settled.report["dry_runs"] == 0
+
+
 @pytest.mark.parametrize(
     ("tag", "reason"),
     [("v1-crashloop", "CrashLoopBackOff"), ("v1-pullerror", "ImagePullBackOff|ErrImagePull")],

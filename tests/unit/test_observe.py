@@ -43,7 +43,8 @@ class ScriptedCluster:
 def test_a_dropped_watch_resumes_and_410_gone_lists_again() -> None:
     cluster = ScriptedCluster()
     view = ClusterView(cluster, "ns")  # type: ignore[arg-type]
-    view.track("v1", "Pod")
+    view.track([("v1", "Pod")])
+    view.follow()
 
     assert cluster.done.wait(5)
     view.stop()
@@ -53,3 +54,60 @@ def test_a_dropped_watch_resumes_and_410_gone_lists_again() -> None:
     assert set(cluster.watched_from[3:]) <= {"6"}  # later watches resume after the delete
     assert [p["metadata"]["name"] for p in view.objects("v1", "Pod")] == ["a"]
     assert view.get("v1", "Pod", "a")["status"]["phase"] == "Running"
+
+
+class OwnedPods:
+    """A Deployment, its ReplicaSet, and a pod whose change arrives by watch."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+    def list(self, api_version, kind, namespace):
+        objects = {
+            "Deployment": [{"metadata": {"name": "api", "uid": "d1", "resourceVersion": "1"}}],
+            "ReplicaSet": [
+                {
+                    "metadata": {
+                        "name": "api-1",
+                        "uid": "rs1",
+                        "resourceVersion": "1",
+                        "ownerReferences": [{"uid": "d1"}],
+                    }
+                }
+            ],
+            "Pod": [],
+        }
+        return objects[kind], "1"
+
+    def watch(self, api_version, kind, namespace, version, timeout):
+        if kind == "Pod" and not self.done.is_set():
+            self.done.set()
+            yield (
+                "ADDED",
+                {
+                    "metadata": {
+                        "name": "api-1-x",
+                        "uid": "p1",
+                        "resourceVersion": "2",
+                        "ownerReferences": [{"uid": "rs1"}],
+                    }
+                },
+            )
+        else:
+            self.done.wait(5)
+
+
+def test_a_pod_change_marks_its_replica_set_and_deployment_changed() -> None:
+    cluster = OwnedPods()
+    view = ClusterView(cluster, "ns")  # type: ignore[arg-type]
+    view.track([("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet")])
+    view.take_changed()  # what the first lists brought
+    view.track([("v1", "Pod")])
+    view.follow()
+    assert cluster.done.wait(5)
+    view.wait_for_change(2)
+    changed = view.take_changed()
+    view.stop()
+
+    assert {"p1", "rs1", "d1"} <= changed
+    assert [p["metadata"]["name"] for p in view.owned_by("v1", "Pod", "rs1")] == ["api-1-x"]

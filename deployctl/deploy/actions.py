@@ -1,0 +1,104 @@
+"""The writes a deploy makes: apply, bootstrap autoscaled replicas, replace stuck pods, prune.
+
+Each checks the guard first (a deploy that lost its lock stops writing) and
+reports what it did. They remember what they need for later judgements: the
+generation each apply produced, and the live object it returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from deployctl.deploy.prepare import Change, Key, object_key
+from deployctl.errors import DeployctlError, ExitStatus
+from deployctl.kube import Cluster, NotFound, ref
+from deployctl.report import Reporter
+
+Obj = dict[str, Any]
+INITIAL_REPLICAS_MANAGER = "deployctl-initial-replicas"
+
+
+class Halted(DeployctlError):
+    """A write was attempted after the deploy stopped (interrupt, lost lock)."""
+
+    exit_status = ExitStatus.FAILED
+
+
+class Actions:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        reporter: Reporter,
+        guard: Callable[[], None],
+    ) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.reporter = reporter
+        self._guard = guard  # raises when this process may no longer write (lost lock)
+        self._halted = threading.Event()
+        self.applied: dict[Key, Obj] = {}  # what each apply returned
+        self.replaced: set[str] = set()
+        self._lock = threading.Lock()
+
+    def guard(self) -> None:
+        """Raise unless this deploy may still write."""
+        if self._halted.is_set():
+            raise Halted("the deploy stopped: no more writes")
+        self._guard()
+
+    def halt(self) -> None:
+        """Refuse every later write (applies still queued on the pool included)."""
+        self._halted.set()
+
+    def apply(self, change: Change) -> None:
+        if change.action in ("unchanged", "unknown"):
+            return
+        self.guard()
+        result = self.cluster.apply(change.obj, force=change.force)
+        with self._lock:
+            self.applied[object_key(change.obj)] = result
+        self.reporter.object(change.ref, change.action)
+
+    def applied_generation(self, obj: Obj) -> int:
+        applied = self.applied.get(object_key(obj))
+        return (applied or {}).get("metadata", {}).get("generation") or 0
+
+    def bootstrap_replicas(self, workload: Obj, hpa: Obj) -> None:
+        """A new autoscaled workload starts at its HPA's minReplicas.
+
+        Written by a separate field manager, so `deployctl` never owns
+        spec.replicas and later applies never reset the running count.
+        """
+        scale = {
+            "apiVersion": workload["apiVersion"],
+            "kind": workload["kind"],
+            "metadata": {"name": workload["metadata"]["name"], "namespace": self.namespace},
+            "spec": {"replicas": hpa["spec"].get("minReplicas", 1)},
+        }
+        self.guard()
+        self.cluster.apply(scale, manager=INITIAL_REPLICAS_MANAGER)
+
+    def replace_pod(self, name: str) -> None:
+        """Delete a pod stuck on a failed revision, once: its controller makes a new one."""
+        with self._lock:
+            if name in self.replaced:
+                return
+            self.replaced.add(name)
+        self.guard()
+        self.cluster.delete("v1", "Pod", name, self.namespace)
+        self.reporter.info(f"replaced pod {name}, stuck on a failed revision")
+
+    def prune(self, objects: list[Obj]) -> None:
+        for obj in objects:
+            meta = obj["metadata"]
+            self.guard()
+            try:
+                self.cluster.delete(
+                    obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+                )
+                self.reporter.object(ref(obj), "prune")
+            except NotFound:
+                pass

@@ -1,0 +1,308 @@
+"""Execution: apply the foundation, then run the dependency graph to the end, in one loop.
+
+The loop owns all state. Applies run on a pool (the cluster's in-flight
+limit bounds them); waiting costs nothing: a component that waits is a row
+in the scheduler, judged again only when the watch caches report a change
+under one of its workloads (and once a second, for the time-based rules).
+A failure stops new starts at once and stops every wait (fail fast); the
+prune runs only once everything is healthy.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from deployctl import plan
+from deployctl.deploy.actions import Actions
+from deployctl.deploy.judge import Expectations, Verdict, judge
+from deployctl.deploy.prepare import Change, Prepared, fingerprint, object_key, record_key
+from deployctl.deploy.scheduler import Scheduler, State
+from deployctl.kube import IN_FLIGHT, Cluster, KubeError
+from deployctl.observe import ClusterView
+from deployctl.profile import Profile
+from deployctl.report import Reporter
+
+Obj = dict[str, Any]
+TICK = 1.0  # seconds: time-based rules (unschedulable grace, timeouts) are judged this often
+
+
+@dataclass
+class ComponentResult:
+    name: str
+    state: str = State.PENDING.value
+    message: str = ""
+    details: list[str] = field(default_factory=list)
+    started: float | None = None
+    finished: float | None = None
+
+
+@dataclass
+class Executed:
+    results: dict[str, ComponentResult]
+    fingerprints: dict[str, str]  # what the live objects look like after the deploy
+
+    @property
+    def healthy(self) -> bool:
+        return all(r.state == State.HEALTHY.value for r in self.results.values())
+
+
+class Execution:
+    def __init__(
+        self,
+        prepared: Prepared,
+        cluster: Cluster,
+        profile: Profile,
+        reporter: Reporter,
+        actions: Actions,
+        *,
+        timeout: float | None = None,
+        replace_stuck_pods: bool = False,
+    ) -> None:
+        self.prepared = prepared
+        self.cluster = cluster
+        self.profile = profile
+        self.reporter = reporter
+        self.actions = actions
+        self.timeout = timeout
+        self.replace_stuck_pods = replace_stuck_pods
+        self.components = prepared.plan.components
+        self.changes = {object_key(c.obj): c for c in prepared.changes}
+        self.scheduler = Scheduler({n: c.depends_on for n, c in self.components.items()})
+        self.results = {name: ComponentResult(name) for name in self.components}
+        self.view = ClusterView(cluster, profile.namespace)
+        self.deadlines: dict[str, float] = {}
+        self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        # Events are stamped in whole seconds; anything from this second on is ours.
+        self.since = datetime.now(UTC).replace(microsecond=0)
+
+    def run(self) -> Executed:
+        pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="apply")
+        try:
+            watching = pool.submit(self.view.track, _watched_kinds(self.components.values()))
+            self._apply_foundation(pool)
+            watching.result()
+            self._loop(pool)
+        except BaseException:
+            self.actions.halt()  # Ctrl-C, SIGTERM, a lost lock: no apply still queued may write
+            raise
+        finally:
+            self.view.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+        executed = Executed(self.results, self._fingerprints())
+        if executed.healthy and self.prepared.prune:
+            self.actions.prune(self.prepared.prune)
+        return executed
+
+    # -- applying ---------------------------------------------------------------------
+
+    def _apply_foundation(self, pool: ThreadPoolExecutor) -> None:
+        keys = {object_key(o) for o in self.prepared.plan.foundation}
+        changes = [c for c in self.prepared.changes if object_key(c.obj) in keys]
+        for change in changes:  # namespaces first: everything else lands in them
+            if change.obj["kind"] == "Namespace":
+                self.actions.apply(change)
+        rest = [c for c in changes if c.obj["kind"] != "Namespace"]
+        list(pool.map(self.actions.apply, rest))
+
+    def _apply_component(self, name: str) -> None:
+        component = self.components[name]
+        error: BaseException | None = None
+        try:
+            for obj in component.objects:
+                change: Change = self.changes[object_key(obj)]
+                self.actions.apply(change)
+                hpa = _autoscaler_for(obj, component.objects)
+                if change.action == "create" and hpa is not None:
+                    self.actions.bootstrap_replicas(obj, hpa)
+        except BaseException as caught:  # handed to the loop, which decides
+            error = caught
+        self.finished_applies.put((name, error))
+        self.view.poke()
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        last_tick = 0.0
+        while not self.scheduler.done:
+            self.actions.guard()  # a deploy that lost its lock stops, waiting included
+            fresh = self._collect_applies()
+            now = time.monotonic()
+            changed = self.view.take_changed()
+            tick = now - last_tick >= TICK
+            if tick:
+                last_tick = now
+            for name, state in list(self.scheduler.state.items()):
+                if state is State.WAITING and (
+                    tick or name in fresh or self._touched(name, changed)
+                ):
+                    self._judge(name, pool, now)
+            self._settle_stopped()
+            for name in self.scheduler.startable():  # at once: dependencies just turned healthy
+                self._move(name, State.APPLYING)
+                pool.submit(self._apply_component, name)
+            if self.scheduler.done:
+                break
+            soonest = min(self.deadlines.values(), default=now + TICK)
+            self.view.wait_for_change(max(0.0, min(TICK, soonest - now, last_tick + TICK - now)))
+
+    def _collect_applies(self) -> set[str]:
+        """Components whose applies finished: now waiting (returned), failed or stopped."""
+        waiting = set()
+        while True:
+            try:
+                name, error = self.finished_applies.get_nowait()
+            except queue.Empty:
+                return waiting
+            if error is not None and not isinstance(error, KubeError):
+                raise error
+            if error is not None:
+                self._move(name, State.FAILED, str(error))
+            elif self.scheduler.stopping:
+                self._move(name, State.STOPPED, "stopped: another component failed")
+            else:
+                timeout = self.timeout or self.profile.timeout_for(name)
+                self.deadlines[name] = time.monotonic() + timeout
+                self._move(name, State.WAITING)
+                waiting.add(name)
+
+    def _settle_stopped(self) -> None:
+        """After a failure: stop every wait, and say why each component did not start."""
+        if not self.scheduler.stopping:
+            return
+        for name, state in list(self.scheduler.state.items()):
+            if state is State.WAITING:
+                self._move(name, State.STOPPED, "stopped waiting: another component failed")
+        for name, reason in self.scheduler.blocked().items():
+            self._report(name, State.NOT_STARTED, reason)
+
+    def _touched(self, name: str, changed: set[str]) -> bool:
+        """Did anything change under one of the component's workloads?"""
+        if not changed:
+            return False
+        for workload in self.components[name].workloads:
+            live = self.view.get(
+                workload["apiVersion"], workload["kind"], workload["metadata"]["name"]
+            )
+            if live is None or live["metadata"].get("uid") in changed:
+                return True
+        return False
+
+    def _judge(self, name: str, pool: ThreadPoolExecutor, now: float) -> None:
+        component = self.components[name]
+        moment = datetime.now(UTC)
+        verdicts = [
+            judge(w, self.view, self._expect(w, component), moment) for w in component.workloads
+        ]
+        for verdict in verdicts:
+            for pod in verdict.replace:
+                if pod not in self.actions.replaced:
+                    pool.submit(self.actions.replace_pod, pod)
+        result = self.results[name]
+        if failed := next((v for v in verdicts if v.failed), None):
+            self._move(name, State.FAILED, f"{name}: {failed.message}", self._details(failed))
+        elif all(v.healthy for v in verdicts):
+            self._move(name, State.HEALTHY, "; ".join(v.message for v in verdicts if v.message))
+        elif now >= self.deadlines[name]:
+            waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
+            timeout = self.timeout or self.profile.timeout_for(name)
+            self._move(name, State.FAILED, f"{name}: timed out after {timeout:.0f} s: {waiting_on}")
+        else:
+            progress = "; ".join(v.message for v in verdicts if not v.healthy)
+            if progress != result.message:
+                result.message = progress
+                self.reporter.component(result)
+
+    def _expect(self, workload: Obj, component: plan.Component) -> Expectations:
+        hpa = _autoscaler_for(workload, component.objects)
+        return Expectations(
+            applied_generation=self.actions.applied_generation(workload),
+            min_replicas=(hpa or {}).get("spec", {}).get("minReplicas"),
+            unschedulable_grace=self.profile.unschedulable_grace,
+            since=self.since,
+            replace_stuck_pods=self.replace_stuck_pods,
+        )
+
+    def _move(
+        self, name: str, state: State, message: str = "", details: list[str] | None = None
+    ) -> None:
+        self.scheduler.move(name, state)
+        self._report(name, state, message, details)
+
+    def _report(
+        self, name: str, state: State, message: str = "", details: list[str] | None = None
+    ) -> None:
+        result = self.results[name]
+        now = time.monotonic()
+        if state is State.APPLYING:
+            result.started = now
+        if state.finished and result.started is not None:
+            result.finished = now
+        if state.finished:
+            self.deadlines.pop(name, None)
+        result.state = state.value
+        result.message = message
+        result.details = details or []
+        self.reporter.component(result)
+
+    def _details(self, verdict: Verdict) -> list[str]:
+        """Recent warning events and the last log lines of the pod a failure is about."""
+        pod = verdict.pod
+        if pod is None:
+            return []
+        name = pod["metadata"]["name"]
+        namespace = self.profile.namespace
+        try:
+            events, _ = self.cluster.list(
+                "v1", "Event", namespace, field_selector=f"involvedObject.name={name},type=Warning"
+            )
+        except KubeError:
+            events = []
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        details = [f"event {e.get('reason')}: {e.get('message', '').strip()}" for e in events[-3:]]
+        for container in pod["spec"].get("containers", []):
+            logs = self.cluster.pod_logs(namespace, name, container["name"], lines=10)
+            if logs:
+                details.append(f"last log lines of {name}/{container['name']}:\n{logs.rstrip()}")
+        return details
+
+    def _fingerprints(self) -> dict[str, str]:
+        """Each object as it is now: the watch caches, else what its apply returned."""
+        found = {}
+        for change in self.prepared.changes:
+            obj = change.obj
+            name = obj["metadata"]["name"]
+            live = (
+                self.view.get(obj["apiVersion"], obj["kind"], name)
+                or self.actions.applied.get(object_key(obj))
+                or change.live
+            )
+            if live is not None:
+                found[record_key(obj)] = fingerprint(live)
+        return found
+
+
+def _autoscaler_for(workload: Obj, objects: list[Obj]) -> Obj | None:
+    for obj in objects:
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        target = obj["spec"].get("scaleTargetRef") or {}
+        if (
+            target.get("kind") == workload.get("kind")
+            and target.get("name") == workload["metadata"]["name"]
+        ):
+            return obj
+    return None
+
+
+def _watched_kinds(components) -> list[tuple[str, str]]:
+    kinds = {(w["apiVersion"], w["kind"]) for c in components for w in c.workloads}
+    if kinds:
+        kinds |= {("v1", "Pod"), ("apps/v1", "ReplicaSet"), ("v1", "Event")}
+    return sorted(kinds)

@@ -1,0 +1,169 @@
+"""The judge: is a workload healthy, still progressing, or failed — and why.
+
+A pure function of (workload, snapshot of the cluster, what this deploy
+expects, now) → Verdict. It reads; it never writes. What should be done about
+a verdict (delete a stuck pod, stop the deploy) is the executor's business:
+the verdict only names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from deployctl import health
+
+Obj = dict[str, Any]
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+# How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
+SCALE_UP_GRACE = 600.0
+
+
+class Snapshot(Protocol):
+    """What the judge reads: the watch caches (observe.ClusterView) or plain dicts in tests."""
+
+    def get(self, api_version: str, kind: str, name: str) -> Obj | None: ...
+
+    def owned_by(self, api_version: str, kind: str, owner_uid: str) -> list[Obj]: ...
+
+    def events_about(self, name: str) -> list[Obj]: ...
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What this deploy knows that the cluster's objects don't say."""
+
+    applied_generation: int = 0  # the generation our apply produced: older status is stale
+    min_replicas: int | None = None  # the HPA's minReplicas, for an autoscaled workload
+    unschedulable_grace: float = 15.0
+    since: datetime | None = None  # events from before this deploy are not about it
+    replace_stuck_pods: bool = False  # rollback: StatefulSet pods stuck on a failed revision
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: health.HealthStatus
+    pod: Obj | None = None  # the pod a failure is about: its events and logs are shown
+    replace: tuple[str, ...] = field(default=())  # pods the executor should delete
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.healthy
+
+    @property
+    def failed(self) -> bool:
+        return self.status.failed
+
+    @property
+    def message(self) -> str:
+        return self.status.message
+
+
+def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime) -> Verdict:
+    """The verdict on one workload of the manifests, from the live state in `snapshot`."""
+    kind, name = workload["kind"], workload["metadata"]["name"]
+    live = snapshot.get(workload["apiVersion"], kind, name)
+    if live is None:
+        return Verdict(health.in_progress(f"{kind} {name} not seen yet"))
+    if (live["metadata"].get("generation") or 0) < expect.applied_generation:
+        return Verdict(health.in_progress(f"{kind} {name}: waiting for the update"))
+    if kind == "Deployment":
+        status = health.deployment_health(live, expect.min_replicas)
+    else:
+        status = health.object_health(live)
+    replace = stuck_pods(live, snapshot) if expect.replace_stuck_pods else ()
+    if refused := creation_refused(live, snapshot, expect.since):
+        return Verdict(health.failed(f"{kind} {name}: {refused}"), replace=replace)
+    if status.state is health.State.IN_PROGRESS and "observe" in status.message:
+        return Verdict(status, replace=replace)  # pods are judged once the spec is seen
+    pods = current_pods(live, snapshot)
+    for pod in pods:
+        grace = expect.unschedulable_grace
+        if scale_up_triggered(pod, snapshot):
+            grace = max(grace, SCALE_UP_GRACE)  # nodes are on their way
+        if problem := health.pod_problem(pod, now=now, unschedulable_grace=grace):
+            return Verdict(health.failed(f"{kind} {name}: {problem}"), pod, replace)
+    if status.failed:
+        return Verdict(health.failed(f"{kind} {name}: {status.message}"), replace=replace)
+    if status.healthy:
+        return Verdict(status, replace=replace)
+    not_ready = [health.not_ready_reason(p) for p in pods if not is_ready(p)]
+    message = f"{kind} {name}: {status.message}"
+    if not_ready:
+        message += "; " + "; ".join(not_ready[:3])
+    return Verdict(health.in_progress(message), replace=replace)
+
+
+def is_ready(pod: Obj) -> bool:
+    ready = health.condition(pod, "Ready")
+    return bool(ready and ready.get("status") == "True")
+
+
+def current_pods(workload: Obj, snapshot: Snapshot) -> list[Obj]:
+    """Pods of the workload's newest revision: old, failing pods must not fail a fix."""
+    uid = workload["metadata"].get("uid", "")
+    kind = workload["kind"]
+    if kind == "Deployment":
+        revision = (workload["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
+        return [
+            pod
+            for rs in snapshot.owned_by("apps/v1", "ReplicaSet", uid)
+            if (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == revision
+            for pod in snapshot.owned_by("v1", "Pod", rs["metadata"].get("uid", ""))
+        ]
+    pods = snapshot.owned_by("v1", "Pod", uid)
+    if kind == "StatefulSet":
+        update = (workload.get("status") or {}).get("updateRevision")
+        return [p for p in pods if _revision_hash(p) == update]
+    return pods
+
+
+def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[str, ...]:
+    """StatefulSet pods left broken on an older revision.
+
+    The StatefulSet controller waits for them to become Ready before it rolls
+    them, which they never will: Kubernetes does not replace them by itself.
+    """
+    if statefulset["kind"] != "StatefulSet":
+        return ()
+    update = (statefulset.get("status") or {}).get("updateRevision")
+    return tuple(
+        pod["metadata"]["name"]
+        for pod in snapshot.owned_by("v1", "Pod", statefulset["metadata"].get("uid", ""))
+        if _revision_hash(pod) not in (None, update)
+        and not pod["metadata"].get("deletionTimestamp")
+        and not is_ready(pod)
+    )
+
+
+def _revision_hash(pod: Obj) -> str | None:
+    return (pod["metadata"].get("labels") or {}).get("controller-revision-hash")
+
+
+def scale_up_triggered(pod: Obj, snapshot: Snapshot) -> bool:
+    """The cluster autoscaler reported a scale-up for this pod (event TriggeredScaleUp)."""
+    return any(
+        event.get("reason") == "TriggeredScaleUp"
+        for event in snapshot.events_about(pod["metadata"]["name"])
+    )
+
+
+def creation_refused(workload: Obj, snapshot: Snapshot, since: datetime | None) -> str | None:
+    """A controller's FailedCreate event for the workload: admission or quota refused its pods.
+
+    Deployments report this as a ReplicaFailure condition; StatefulSets,
+    DaemonSets and Jobs only as an event.
+    """
+    for event in snapshot.events_about(workload["metadata"]["name"]):
+        involved = event.get("involvedObject") or {}
+        if event.get("reason") != "FailedCreate" or involved.get("kind") != workload["kind"]:
+            continue
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
+        if stamp and (since is None or _parse(stamp) >= since):
+            return f"FailedCreate: {event.get('message', '').strip()}"
+    return None
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

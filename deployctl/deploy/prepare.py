@@ -1,0 +1,508 @@
+"""Validation: everything a deploy checks before its first write, ending in a `Prepared`.
+
+Rendering, secret values, ownership, and a server-side dry run (strict field
+validation) of every object that may change. Live state is read in bulk: one
+list per kind in the namespace, not a GET per object.
+
+An object is not dry-run when nothing about it can have changed: the
+manifests render it exactly as the current revision recorded it, and the live
+object still carries the fingerprint recorded after the last deploy (its
+uid, generation and the field managers' entries outside `status`). Anything
+written behind deployctl's back — `kubectl edit`, `kubectl scale`, a label —
+changes that fingerprint, so the object is dry-run and put back.
+
+Only a new namespace (or CRD) is created during validation, because a
+namespaced dry run needs it; `Scaffold` removes it again if validation fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployctl import health, plan, releases, render, secrets
+from deployctl.errors import ConfigError
+from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, KubeError, NotServed, ref
+from deployctl.plan import containers_of
+from deployctl.profile import Profile
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str, str]
+ENV_LABEL = releases.ENV_LABEL
+MANAGED_BY = "app.kubernetes.io/managed-by"
+NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
+IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+
+
+@dataclass
+class Options:
+    context: str | None = None
+    kubeconfig: str | None = None
+    force_conflicts: bool = False
+    adopt: bool = False
+    timeout: float | None = None
+    reset_pins: bool = False
+    wait_lock: float = 0.0
+
+
+@dataclass
+class Change:
+    obj: Obj
+    action: str  # create | update | unchanged | unknown (a Secret whose values were not given)
+    live: Obj | None = None
+    dry_run: Obj | None = None
+    force: bool = False  # take the fields back: adopted, --force-conflicts, or drift
+
+    @property
+    def ref(self) -> str:
+        return ref(self.obj)
+
+
+@dataclass
+class Prepared:
+    objects: list[Obj]
+    plan: plan.Plan
+    changes: list[Change]
+    prune: list[Obj]
+    previous: releases.Revision | None  # the newest deployed revision (pins come from it)
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
+    current: releases.Revision | None = None  # the revision the cluster runs now
+    revisions: list[releases.Revision] = field(default_factory=list)  # every kept record
+    # What the live objects look like now, for the record of an unchanged deploy.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    dry_runs: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.prune) or any(c.action in ("create", "update") for c in self.changes)
+
+
+def object_key(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    group = obj.get("apiVersion", "").rpartition("/")[0]
+    return group, obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")
+
+
+def record_key(obj: Obj) -> str:
+    """The object's key as a string, for the revision record's fingerprints."""
+    return "/".join(object_key(obj))
+
+
+def fingerprint(live: Obj) -> str:
+    """What changes whenever anyone writes the object's spec or metadata, and nothing else.
+
+    Status updates (a controller reporting progress) go through the status
+    subresource and leave it alone; every other write adds or updates its
+    manager's managedFields entry, or recreates the object (a new uid).
+    """
+    meta = live.get("metadata") or {}
+    entries = sorted(
+        json.dumps(entry, sort_keys=True)
+        for entry in meta.get("managedFields") or []
+        if entry.get("subresource") != "status"
+    )
+    if not entries:  # a server that keeps no managedFields: only the version tells
+        entries = [str(meta.get("resourceVersion"))]
+    payload = json.dumps([meta.get("uid"), meta.get("generation"), entries])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def identify(obj: Obj, environment: str) -> Obj:
+    """The object with deployctl's ownership labels."""
+    labelled = {**obj, "metadata": {**obj["metadata"]}}
+    labels = dict(labelled["metadata"].get("labels") or {})
+    labels[MANAGED_BY] = "deployctl"
+    labels[ENV_LABEL] = environment
+    labelled["metadata"]["labels"] = labels
+    return labelled
+
+
+def pin_key(obj: Obj, container: str) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}/{container}"
+
+
+def apply_pins(
+    objects: list[Obj], pins: dict[str, dict[str, str]], say: Callable[[str], None]
+) -> dict[str, dict[str, str]]:
+    """Keep images set by `rollout` while the manifests still say what they said then.
+
+    Mutates the rendered workloads in place (they are this run's own copies) and
+    returns the pins that still hold.
+    """
+    kept: dict[str, dict[str, str]] = {}
+    for obj in objects:
+        for container in containers_of(obj):
+            key = pin_key(obj, container["name"])
+            pin = pins.get(key)
+            if pin is None:
+                continue
+            if container["image"] == pin["manifest"]:
+                container["image"] = pin["image"]
+                kept[key] = pin
+                say(
+                    f"keeping {key} at {pin['image']} (set by rollout; the manifests say "
+                    f"{pin['manifest']}; `deployctl up --reset-pins` returns to them)"
+                )
+            else:
+                say(
+                    f"the manifests now set {key} to {container['image']}: "
+                    f"the rollout pin {pin['image']} no longer applies"
+                )
+    return kept
+
+
+def normalized(obj: Obj | None) -> Obj | None:
+    if obj is None:
+        return None
+    clean = {k: v for k, v in obj.items() if k != "status"}
+    clean["metadata"] = {
+        k: v for k, v in (obj.get("metadata") or {}).items() if k not in IGNORED_METADATA
+    }
+    return clean
+
+
+def inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:
+    """What deployctl may have left in the cluster: the deployed revision, and whatever
+    failed, interrupted or pending runs after it applied."""
+    after = previous.number if previous else 0
+    partial = [
+        r
+        for r in revisions
+        if r.number > after and r.result in ("failed", "interrupted", "pending")
+    ]
+    return [o for r in ([previous] if previous else []) + partial for o in r.objects]
+
+
+def kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
+    kinds = set()
+    for obj in objects:
+        if obj.get("kind") == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            for version in spec.get("versions") or []:
+                kinds.add((f"{spec.get('group')}/{version.get('name')}", spec["names"]["kind"]))
+    return kinds
+
+
+class LiveState:
+    """The live objects of a deploy: one list per namespaced kind, a GET per cluster-scoped one."""
+
+    def __init__(self, cluster: Cluster, namespace: str, new_kinds: set[tuple[str, str]]) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.new_kinds = new_kinds  # kinds whose CRD comes with this deploy: nothing live yet
+        self._by_kind: dict[tuple[str, str], dict[str, Obj]] = {}
+        self._cluster_scoped: dict[Key, Obj | None] = {}
+        self._lock = threading.Lock()
+
+    def kind(self, api_version: str, kind: str) -> dict[str, Obj]:
+        """Every object of a namespaced kind in the namespace, by name (listed once)."""
+        key = (api_version, kind)
+        if key not in self._by_kind:
+            try:
+                items, _ = self.cluster.list(api_version, kind, self.namespace)
+            except NotServed:
+                if key not in self.new_kinds:
+                    raise
+                items = []
+            with self._lock:
+                self._by_kind[key] = {o["metadata"]["name"]: o for o in items}
+        return self._by_kind[key]
+
+    def read(self, objects: list[Obj], old_objects: list[Obj]) -> None:
+        """Read everything `get` will be asked about, concurrently.
+
+        A kind the cluster does not serve is an error for the objects to
+        deploy (unless its CRD comes with them), and nothing for old objects:
+        their CRD is gone, and every object of that kind with it.
+        """
+        wanted = {(o["apiVersion"], o["kind"]) for o in objects}
+        namespaced: list[tuple[str, str]] = []
+        for api_version, kind in wanted | {(o["apiVersion"], o["kind"]) for o in old_objects}:
+            if (api_version, kind) in self.new_kinds:
+                namespaced.append((api_version, kind))  # listed as empty until its CRD exists
+                continue
+            try:
+                if self.cluster.resource(api_version, kind).namespaced:
+                    namespaced.append((api_version, kind))
+            except NotServed:
+                if (api_version, kind) in wanted:
+                    raise
+                self._by_kind[(api_version, kind)] = {}
+        scoped = [
+            o
+            for o in objects + old_objects
+            if (o["apiVersion"], o["kind"]) not in namespaced
+            and (o["apiVersion"], o["kind"]) not in self._by_kind
+        ]
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            list(pool.map(lambda k: self.kind(*k), namespaced))
+            found = pool.map(self._get_cluster_scoped, scoped)
+            for obj, live in zip(scoped, found, strict=True):
+                self._cluster_scoped[object_key(obj)] = live
+
+    def _get_cluster_scoped(self, obj: Obj) -> Obj | None:
+        meta = obj["metadata"]
+        try:
+            return self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"])
+        except NotServed:
+            return None  # its CRD is gone (with every object of its kind), or comes with us
+
+    def get(self, obj: Obj) -> Obj | None:
+        key = object_key(obj)
+        if key in self._cluster_scoped:
+            return self._cluster_scoped[key]
+        if (obj["apiVersion"], obj["kind"]) in self._by_kind or obj["metadata"].get("namespace"):
+            return self.kind(obj["apiVersion"], obj["kind"]).get(obj["metadata"]["name"])
+        return None
+
+
+class Scaffold:
+    """Namespaces and CRDs created so that validation can run; removed if it fails."""
+
+    def __init__(self, cluster: Cluster, say: Callable[[str], None]) -> None:
+        self.cluster = cluster
+        self.say = say
+        self.created: list[Obj] = []
+
+    def ensure(self, objects: list[Obj]) -> None:
+        for obj in objects:
+            if obj["kind"] not in ("Namespace", "CustomResourceDefinition"):
+                continue
+            meta = obj["metadata"]
+            if self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is None:
+                self.cluster.apply(obj)
+                self.say(f"created {ref(obj)} (needed to validate the rest)")
+                self.created.append(obj)
+                if obj["kind"] == "CustomResourceDefinition":
+                    self._wait_established(obj)
+
+    def _wait_established(self, crd: Obj, timeout: float = 30) -> None:
+        """A new CRD serves its kind only once Established; then discovery must be redone."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = self.cluster.get(crd["apiVersion"], crd["kind"], crd["metadata"]["name"])
+            if live and health.crd_health(live).healthy:
+                self.cluster.forget_discovery()
+                return
+            time.sleep(0.2)  # validation scaffolding: seconds at most, before any deploy
+        raise ConfigError(f"{ref(crd)} was not Established within {timeout:.0f} s")
+
+    def keep(self) -> None:
+        self.created.clear()
+
+    def undo(self) -> None:
+        for obj in reversed(self.created):
+            try:
+                self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+                self.say(f"removed {ref(obj)} again: validation failed")
+            except KubeError as error:
+                self.say(f"could not remove {ref(obj)}: {error}")
+        self.created.clear()
+
+
+class Validation:
+    """Builds the `Prepared` of one deploy; writes nothing but the scaffold."""
+
+    def __init__(
+        self,
+        project: Path,
+        profile: Profile,
+        cluster: Cluster,
+        options: Options,
+        say: Callable[[str], None],
+        environ: dict[str, str],
+        scaffold: Scaffold,
+    ) -> None:
+        self.project = project
+        self.profile = profile
+        self.cluster = cluster
+        self.options = options
+        self.say = say
+        self.environ = environ
+        self.scaffold = scaffold
+        self.namespace = profile.namespace
+        self.adopted: set[Key] = set()
+
+    def run(
+        self,
+        read_only: bool,
+        given: list[Obj] | None,
+        given_pins: dict[str, dict[str, str]] | None,
+    ) -> Prepared:
+        revisions = releases.history(self.cluster, self.namespace, self.profile.name)
+        previous = next((r for r in reversed(revisions) if r.result == "deployed"), None)
+        current = releases.current_state(revisions)
+        old_objects = inventory(revisions, previous)
+        live = LiveState(self.cluster, self.namespace, set())
+        if given is not None:
+            objects = [identify(o, self.profile.name) for o in given]
+            pins = dict(given_pins or {})
+            with_values = True
+        else:
+            objects, with_values = self._render(read_only, live)
+            pins = {} if self.options.reset_pins or previous is None else previous.pins
+            pins = apply_pins(objects, pins, self.say)
+        deploy_plan = plan.build_plan(objects, self.profile.order)
+        ordered = deploy_plan.apply_order()
+
+        live.new_kinds = kinds_defined_by_crds(ordered)
+        live.read(ordered, old_objects)
+        self._check_ownership(ordered, live)
+        namespace_ready = self._namespace_exists()
+        if not read_only:
+            self.scaffold.ensure(ordered)
+            namespace_ready = True
+        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
+        unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
+        recorded = {object_key(o): o for o in current.objects} if current else {}
+        fingerprints = current.fingerprints if current else {}
+
+        changes: list[Change] = []
+        to_check: list[Change] = []
+        for obj in ordered:
+            key = object_key(obj)
+            current_live = live.get(obj)
+            # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
+            same = recorded.get(key) == obj
+            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
+            change.force = self.options.force_conflicts or key in self.adopted or same
+            changes.append(change)
+            if (
+                same
+                and current_live is not None
+                and fingerprints.get(record_key(obj)) == fingerprint(current_live)
+            ):
+                continue
+            checkable = (
+                (with_values or obj["kind"] != "Secret")
+                and (namespace_ready or not obj["metadata"].get("namespace"))
+                and (obj["apiVersion"], obj["kind"]) not in unserved
+            )
+            if checkable:
+                to_check.append(change)
+            elif current_live is not None:
+                change.action = "unknown"  # a Secret whose values were not given: not judged
+        self._dry_run(to_check)
+        for change in to_check:
+            if change.live is not None:
+                same = normalized(change.dry_run) == normalized(change.live)
+                change.action = "unchanged" if same else "update"
+                if not same and recorded.get(object_key(change.obj)) == change.obj:
+                    self.say(
+                        f"{change.ref} was changed outside deployctl since the last deploy; "
+                        "deploying puts it back"
+                    )
+
+        prune = self._prune_candidates(ordered, old_objects, live)
+        now = {record_key(c.obj): fingerprint(c.live) for c in changes if c.live is not None}
+        return Prepared(
+            ordered,
+            deploy_plan,
+            changes,
+            prune,
+            previous,
+            pins,
+            current,
+            fingerprints=now,
+            revisions=revisions,
+            dry_runs=len(to_check),
+        )
+
+    def _render(self, read_only: bool, live: LiveState) -> tuple[list[Obj], bool]:
+        specs = secrets.load_specs(self.project)
+        values = generated = None
+        stored: dict[str, dict[str, str]] = {}
+        if self.profile.secrets.generate and specs:
+            existing = live.kind("v1", "Secret")
+            stored = {s.name: secrets.decode(existing[s.name]) for s in specs if s.name in existing}
+        try:
+            values, generated = secrets.resolve(specs, self.profile, self.environ, stored)
+        except ConfigError:
+            if not read_only:
+                raise
+        objects = [
+            identify(o, self.profile.name)
+            for o in render.render_environment(self.project, self.profile, values, generated)
+        ]
+        return objects, values is not None
+
+    def _namespace_exists(self) -> bool:
+        return self.cluster.get("v1", "Namespace", self.namespace) is not None
+
+    def _check_ownership(self, objects: list[Obj], live: LiveState) -> None:
+        for obj in objects:
+            current = live.get(obj)
+            if current is None:
+                continue
+            owner = ((current.get("metadata") or {}).get("labels") or {}).get(ENV_LABEL)
+            if owner == self.profile.name:
+                continue
+            if owner and owner != self.profile.name:
+                raise ConfigError(
+                    f"{ref(obj)} belongs to environment {owner}, not {self.profile.name}; "
+                    "two environments must not share objects"
+                )
+            if not self.options.adopt:
+                raise ConfigError(
+                    f"{ref(obj)} exists and was not created by deployctl; "
+                    "pass --adopt to take it over, or delete it"
+                )
+            self.adopted.add(object_key(obj))  # taking it over means taking its fields too
+
+    def _dry_run(self, changes: list[Change]) -> None:
+        """A server-side dry run of each change, concurrently; every problem is exit 2."""
+
+        def check(change: Change) -> str | None:
+            obj = change.obj
+            try:
+                self.cluster.take_warnings()
+                change.dry_run = self.cluster.apply(obj, dry_run=True, force=change.force)
+                for warning in self.cluster.take_warnings():
+                    self.say(f"warning: {ref(obj)}: {warning}")
+                return None
+            except ApplyConflict as error:
+                return (
+                    f"{error}; another field manager owns these fields — "
+                    "rerun with --force-conflicts to take them"
+                )
+            except Invalid as error:
+                hint = ""
+                if "immutable" in str(error):
+                    hint = (
+                        " — this field cannot change in place: delete the object "
+                        "(for a StatefulSet: kubectl delete statefulset NAME --cascade=orphan) "
+                        "and deploy again"
+                    )
+                return f"{error}{hint}"
+
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            problems = [p for p in pool.map(check, changes) if p]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ConfigError(f"validation failed: {problems[0]}{more}")
+
+    def _prune_candidates(
+        self, objects: list[Obj], old_objects: list[Obj], live: LiveState
+    ) -> list[Obj]:
+        wanted = {object_key(o) for o in objects}
+        candidates: list[Obj] = []
+        seen: set[Key] = set()
+        for old in old_objects:
+            key = object_key(old)
+            if key in wanted or key in seen or old["kind"] in NEVER_PRUNED:
+                continue
+            seen.add(key)
+            current = live.get(old)
+            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+            # Only what deployctl created for this environment, and still marked so.
+            if current is not None and labels.get(ENV_LABEL) == self.profile.name:
+                candidates.append(current)
+        return candidates

@@ -1,0 +1,83 @@
+"""The dependency graph of one deploy, as a small state machine. Pure: no I/O, no threads.
+
+Every component whose dependencies are healthy may start at once; nothing
+is held while a component waits. A failure stops the starting of anything
+new (fail fast); components that depend on a failed one are reported as not
+started, naming the dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    APPLYING = "applying"
+    WAITING = "waiting"
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    NOT_STARTED = "not-started"
+    STOPPED = "stopped"  # was waiting when the deploy stopped
+
+    @property
+    def finished(self) -> bool:
+        return self in (State.HEALTHY, State.FAILED, State.NOT_STARTED, State.STOPPED)
+
+
+class Scheduler:
+    def __init__(self, depends_on: Mapping[str, tuple[str, ...]]) -> None:
+        self.depends_on = dict(depends_on)
+        self.state = {name: State.PENDING for name in depends_on}
+        self.stopping = False
+
+    def startable(self) -> list[str]:
+        """Pending components whose every dependency is healthy, unless the deploy stops."""
+        if self.stopping:
+            return []
+        return sorted(
+            name
+            for name, state in self.state.items()
+            if state is State.PENDING
+            and all(self.state[d] is State.HEALTHY for d in self.depends_on[name])
+        )
+
+    def move(self, name: str, state: State) -> None:
+        self.state[name] = state
+        if state is State.FAILED:
+            self.stopping = True
+
+    def stop(self) -> None:
+        """Start nothing new (a failure elsewhere, an interrupt)."""
+        self.stopping = True
+
+    def blocked(self) -> dict[str, str]:
+        """Pending components that can no longer start, with the reason; marks them."""
+        reasons: dict[str, str] = {}
+        changed = True
+        while changed:  # a not-started component blocks its own dependents in turn
+            changed = False
+            for name, state in self.state.items():
+                if state is not State.PENDING:
+                    continue
+                dead = [d for d in self.depends_on[name] if self.state[d] in _DEAD]
+                if dead:
+                    reasons[name] = f"not started: {dead[0]} did not become healthy"
+                elif self.stopping:
+                    reasons[name] = "not started: the deploy stopped"
+                else:
+                    continue
+                self.state[name] = State.NOT_STARTED
+                changed = True
+        return reasons
+
+    def in_progress(self) -> list[str]:
+        return [n for n, s in self.state.items() if s in (State.APPLYING, State.WAITING)]
+
+    @property
+    def done(self) -> bool:
+        return all(state.finished for state in self.state.values())
+
+
+_DEAD = (State.FAILED, State.NOT_STARTED, State.STOPPED)
