@@ -508,6 +508,7 @@ class Cluster:
         except _CONNECTION_ERRORS:
             return
         finally:
+            response.close()  # a watch left mid-stream must not go back to the pool as is
             response.release_conn()
 
     # -- writes ------------------------------------------------------------------------

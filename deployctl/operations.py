@@ -25,6 +25,7 @@ import yaml
 
 from deployctl import profile as profiles
 from deployctl import releases
+from deployctl import render as rendering
 from deployctl.engine import (
     ComponentResult,
     Deploy,
@@ -155,6 +156,7 @@ def _run(
     deploy = Deploy(target.project, profile, cluster, target.options, reporter, guard=lock.check)
     deploy.replace_stuck_pods = replace_stuck_pods
     prepared = deploy.prepare(objects=objects, pins=pins)
+    phases = {"validate": round(time.monotonic() - origin, 3)}
     if scaffold is not None:
         scaffold.keep_scaffolding()  # validation passed: a namespace made for it stays
     if not prepared.changed:
@@ -178,6 +180,7 @@ def _run(
     try:
         executed = deploy.execute(prepared)
         results, healthy = executed.results, executed.healthy
+        phases.update(executed.phases)
         if revision is not None:
             lock.check()
             revision.result = "deployed" if healthy else "failed"
@@ -218,6 +221,7 @@ def _run(
         "duration": round(time.monotonic() - origin, 3),
         "objects": _changes_document(prepared),
         "dry_runs": prepared.dry_runs,
+        "phases": phases,
         "components": {n: _component_document(r, origin) for n, r in results.items()},
     }
     return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
@@ -285,8 +289,6 @@ def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[E
 
 def _namespace_objects(target: Target) -> list[dict[str, Any]]:
     """The rendered Namespace (with its Pod Security labels), or a bare one."""
-    from deployctl import render as rendering
-
     try:
         objects = rendering.set_namespace(
             rendering.kustomize_build(target.profile.overlay), target.profile.namespace
@@ -299,6 +301,8 @@ def _namespace_objects(target: Target) -> list[dict[str, Any]]:
 
 
 def up(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+    rendering.start_render(target.profile.overlay)  # while the cluster is being reached
+
     def work(cluster, lock, scaffold):
         outcome = _run(target, reporter, cluster, lock, "up", scaffold=scaffold)
         _summary(target, reporter, outcome)
@@ -330,6 +334,7 @@ def _connect_read_only(target: Target, reporter: Reporter):
 
 
 def plan(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
+    rendering.start_render(target.profile.overlay)
     cluster = _connect_read_only(target, reporter)
     _header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)
@@ -395,6 +400,7 @@ def _masker():
 
 
 def diff(target: Target, reporter: Reporter, show_secrets: bool = False) -> tuple[ExitStatus, str]:
+    rendering.start_render(target.profile.overlay)
     cluster = _connect_read_only(target, reporter)
     _header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,30 @@ def kustomize_command() -> list[str]:
     )
 
 
+# libyaml's safe loader and dumper when PyYAML has them: the pure-Python ones take
+# seconds over a thousand objects.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+# Each overlay is rendered once per process (callers copy before they change anything).
+_renders: dict[Path, Future[list[Obj]]] = {}
+
+
+def start_render(overlay: Path) -> None:
+    """Start rendering an overlay in the background, while the cluster is being reached;
+    `kustomize_build` picks the result up (or its error)."""
+    if overlay not in _renders:
+        _renders[overlay] = ThreadPoolExecutor(1).submit(_kustomize_build, overlay)
+
+
 def kustomize_build(overlay: Path) -> list[Obj]:
     """Render one overlay; a Kustomize error becomes a one-line ConfigError naming it."""
+    start_render(overlay)
+    return _renders[overlay].result()
+
+
+def _kustomize_build(overlay: Path) -> list[Obj]:
     command = [*kustomize_command(), str(overlay)]
     try:
         result = subprocess.run(command, capture_output=True, text=True)
@@ -56,7 +79,7 @@ def kustomize_build(overlay: Path) -> list[Obj]:
         message = " ".join(result.stderr.strip().split())
         raise ConfigError(f"{overlay}: kustomize build failed: {message}")
     try:
-        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        return [doc for doc in yaml.load_all(result.stdout, Loader=_LOADER) if doc]
     except yaml.YAMLError as error:
         raise ConfigError(f"{overlay}: kustomize produced invalid YAML: {error}") from None
 
@@ -128,7 +151,7 @@ def mask_secrets(objects: Iterable[Obj]) -> list[Obj]:
 
 
 def to_yaml(objects: Iterable[Obj]) -> str:
-    return yaml.safe_dump_all(list(objects), sort_keys=False, default_flow_style=False)
+    return yaml.dump_all(list(objects), Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
 def object_ref(obj: Obj) -> str:

@@ -45,6 +45,7 @@ class ComponentResult:
 class Executed:
     results: dict[str, ComponentResult]
     fingerprints: dict[str, str]  # what the live objects look like after the deploy
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each step
 
     @property
     def healthy(self) -> bool:
@@ -84,20 +85,26 @@ class Execution:
 
     def run(self) -> Executed:
         pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="apply")
+        phases: dict[str, float] = {}
+        began = time.monotonic()
         try:
             watching = pool.submit(self.view.track, _watched_kinds(self.components.values()))
             self._apply_foundation(pool)
             watching.result()
+            phases["foundation"] = round(time.monotonic() - began, 3)
             self._loop(pool)
+            phases["components"] = round(time.monotonic() - began - phases["foundation"], 3)
         except BaseException:
             self.actions.halt()  # Ctrl-C, SIGTERM, a lost lock: no apply still queued may write
             raise
         finally:
             self.view.stop()
             pool.shutdown(wait=False, cancel_futures=True)
-        executed = Executed(self.results, self._fingerprints())
+        executed = Executed(self.results, self._fingerprints(), phases)
         if executed.healthy and self.prepared.prune:
+            pruning = time.monotonic()
             self.actions.prune(self.prepared.prune)
+            phases["prune"] = round(time.monotonic() - pruning, 3)
         return executed
 
     # -- applying ---------------------------------------------------------------------
