@@ -77,6 +77,9 @@ class Execution:
         self.results = {name: ComponentResult(name) for name in self.components}
         self.view = ClusterView(cluster, profile.namespace)
         self.deadlines: dict[str, float] = {}
+        self.waiting: set[str] = set()  # judged again when something changes under them
+        self.component_of: dict[str, str] = {}  # a workload's uid -> its component
+        self.seen: set[str] = set()  # components whose workloads all exist (uids known)
         self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
             queue.SimpleQueue()
         )
@@ -139,17 +142,14 @@ class Execution:
         last_tick = 0.0
         while not self.scheduler.done:
             self.actions.guard()  # a deploy that lost its lock stops, waiting included
-            fresh = self._collect_applies()
+            due = self._collect_applies()
             now = time.monotonic()
-            changed = self.view.take_changed()
-            tick = now - last_tick >= TICK
-            if tick:
+            if now - last_tick >= TICK:
                 last_tick = now
-            for name, state in list(self.scheduler.state.items()):
-                if state is State.WAITING and (
-                    tick or name in fresh or self._touched(name, changed)
-                ):
-                    self._judge(name, pool, now)
+                due |= set(self.waiting)
+            due |= self._touched(self.view.take_changed())
+            for name in due & self.waiting:
+                self._judge(name, pool, now)
             self._settle_stopped()
             for name in self.scheduler.startable():  # at once: dependencies just turned healthy
                 self._move(name, State.APPLYING)
@@ -189,17 +189,12 @@ class Execution:
         for name, reason in self.scheduler.blocked().items():
             self._report(name, State.NOT_STARTED, reason)
 
-    def _touched(self, name: str, changed: set[str]) -> bool:
-        """Did anything change under one of the component's workloads?"""
+    def _touched(self, changed: set[str]) -> set[str]:
+        """Waiting components with a change under one of their workloads (or not seen yet)."""
         if not changed:
-            return False
-        for workload in self.components[name].workloads:
-            live = self.view.get(
-                workload["apiVersion"], workload["kind"], workload["metadata"]["name"]
-            )
-            if live is None or live["metadata"].get("uid") in changed:
-                return True
-        return False
+            return set()
+        touched = {self.component_of[uid] for uid in changed if uid in self.component_of}
+        return touched | (self.waiting - self.seen)
 
     def _judge(self, name: str, pool: ThreadPoolExecutor, now: float) -> None:
         component = self.components[name]
@@ -207,6 +202,7 @@ class Execution:
         verdicts = [
             judge(w, self.view, self._expect(w, component), moment) for w in component.workloads
         ]
+        self._remember_workloads(name)
         for verdict in verdicts:
             for pod in verdict.replace:
                 if pod not in self.actions.replaced:
@@ -226,6 +222,20 @@ class Execution:
                 result.message = progress
                 self.reporter.component(result)
 
+    def _remember_workloads(self, name: str) -> None:
+        """Map the component's workloads' uids to it, once they exist."""
+        if name in self.seen:
+            return
+        uids = []
+        for workload in self.components[name].workloads:
+            meta = workload["metadata"]
+            live = self.view.get(workload["apiVersion"], workload["kind"], meta["name"])
+            if live is None:
+                return
+            uids.append(live["metadata"].get("uid", ""))
+        self.component_of.update(dict.fromkeys(uids, name))
+        self.seen.add(name)
+
     def _expect(self, workload: Obj, component: plan.Component) -> Expectations:
         hpa = _autoscaler_for(workload, component.objects)
         return Expectations(
@@ -240,6 +250,10 @@ class Execution:
         self, name: str, state: State, message: str = "", details: list[str] | None = None
     ) -> None:
         self.scheduler.move(name, state)
+        if state is State.WAITING:
+            self.waiting.add(name)
+        else:
+            self.waiting.discard(name)
         self._report(name, state, message, details)
 
     def _report(
