@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich's formatter doubles the time `--help` takes
 )
 cluster_app = typer.Typer(
     help="A local sandbox cluster (real control plane, kwok-simulated nodes) for dev and tests.",
@@ -394,11 +395,16 @@ def cluster_up(
     pod_ready_delay: float = typer.Option(
         1.0, "--pod-ready-delay", min=0.0, help="Seconds before a started pod turns Ready."
     ),
+    pods_per_node: int = typer.Option(
+        110, "--pods-per-node", min=1, help="Pod capacity of each of the three nodes."
+    ),
 ) -> None:
     """Start the local cluster (building its binaries on first use); print its context."""
     from deployctl.cluster import sandbox
 
-    context = sandbox.up(name, pod_ready_delay=pod_ready_delay, kubeconfig=kubeconfig)
+    context = sandbox.up(
+        name, pod_ready_delay=pod_ready_delay, kubeconfig=kubeconfig, pods_per_node=pods_per_node
+    )
     typer.echo(context)
 
 
@@ -428,6 +434,8 @@ def _wants_json(args: list[str]) -> bool:
 
 def _bare_wait_lock(args: list[str]) -> list[str]:
     """`--wait-lock` without a duration means the default wait."""
+    if "--wait-lock" not in args:
+        return args
     from deployctl.profile import parse_duration
 
     result = []

@@ -11,6 +11,10 @@ The cache lives outside the repository (``$DEPLOYCTL_CACHE_DIR``, else
 binaries sits in a folder named after its version and is moved into place
 only when complete, so a half-finished build is never used; a file lock makes
 concurrent runs wait for each other instead of building twice.
+
+`BUILDS` is what the sandbox needs (`cluster build` / `cluster up`). Tools
+outside it, such as Helm for the benchmark, are built one at a time on
+demand by `ensure_tool`, into the same cache under the same lock.
 """
 
 from __future__ import annotations
@@ -119,6 +123,19 @@ KUSTOMIZE = GoBuild(
 )
 BUILDS = (KUBERNETES, ETCD, KWOK, KUSTOMIZE)
 
+# Not in BUILDS: the sandbox does without it; `ensure_tool(HELM)` builds it when asked.
+HELM = GoBuild(
+    name="helm",
+    module="helm.sh/helm/v4",
+    version=versions.HELM,
+    binaries=(("helm", "helm.sh/helm/v4/cmd/helm"),),
+    # As helm's Makefile does for a tagged release: `helm version` prints the pinned version.
+    ldflags=(
+        f"-X helm.sh/helm/v4/internal/version.version={versions.HELM}",
+        "-X helm.sh/helm/v4/internal/version.gitTreeState=clean",
+    ),
+)
+
 
 @dataclass(frozen=True)
 class Toolset:
@@ -161,8 +178,16 @@ class Toolset:
     def kustomize(self) -> Path:
         return self.path(KUSTOMIZE, "kustomize")
 
+    @property
+    def helm(self) -> Path:
+        """Built only by `ensure_tool(HELM)`; absent after a plain `cluster build`."""
+        return self.path(HELM, "helm")
+
+    def has(self, build: GoBuild) -> bool:
+        return (self.root / build.folder / ".complete").exists()
+
     def missing(self) -> list[GoBuild]:
-        return [b for b in BUILDS if not (self.root / b.folder / ".complete").exists()]
+        return [b for b in BUILDS if not self.has(b)]
 
 
 def toolset() -> Toolset:
@@ -186,15 +211,34 @@ def ensure_binaries(progress: Progress = _stderr) -> Toolset:
     tools = toolset()
     if not tools.missing():
         return tools
+    _require_go()
+    with _build_lock(tools.root):
+        for build in tools.missing():  # re-read: a concurrent run may have built some
+            _build(build, tools.root, progress)
+    return tools
+
+
+def ensure_tool(build: GoBuild, progress: Progress = _stderr) -> Toolset:
+    """Return the toolset with `build` in it, building that one build if it is not cached.
+
+    For tools outside `BUILDS` (Helm): same cache, same lock, same `.complete` marker.
+    """
+    tools = toolset()
+    if tools.has(build):
+        return tools
+    _require_go()
+    with _build_lock(tools.root):
+        if not tools.has(build):  # re-check: a concurrent run may have built it
+            _build(build, tools.root, progress)
+    return tools
+
+
+def _require_go() -> None:
     if shutil.which("go") is None:
         raise ClusterError(
             "go is not installed: the local cluster's binaries are built from source; "
             "install Go >= 1.24 and run again"
         )
-    with _build_lock(tools.root):
-        for build in tools.missing():  # re-read: a concurrent run may have built some
-            _build(build, tools.root, progress)
-    return tools
 
 
 def _go_env() -> dict[str, str]:

@@ -26,7 +26,7 @@ ZONES = ("zone-a", "zone-b", "zone-c")
 # Per node; three nodes hold production at its HPA maximums with room to spare.
 NODE_CPU = "32"
 NODE_MEMORY = "64Gi"
-NODE_PODS = "110"
+NODE_PODS = 110  # kubelet's default; `cluster up --pods-per-node` raises it (the benchmark)
 READY_TIMEOUT_S = 120
 
 
@@ -97,8 +97,15 @@ class SandboxState:
 
 
 def _cluster_exists(tools: binaries.Toolset, name: str) -> bool:
-    listed = _kwokctl(tools, "get", "clusters", check=False).stdout.split()
-    return name in listed
+    return name in _kwokctl(tools, "get", "clusters", check=False).stdout.split()
+
+
+def list_clusters() -> list[str]:
+    """Every sandbox cluster kwokctl keeps in the cache, running or stopped."""
+    tools = binaries.toolset()
+    if tools.missing():
+        return []
+    return _kwokctl(tools, "get", "clusters", check=False).stdout.split()
 
 
 def _api_ready(kubectl: Kubectl) -> bool:
@@ -143,9 +150,15 @@ def up(
     *,
     pod_ready_delay: float = 1.0,
     kubeconfig: Path | None = None,
+    pods_per_node: int = NODE_PODS,
     progress=binaries._stderr,
 ) -> str:
-    """Start the cluster (a no-op when it runs already); return its context name."""
+    """Start the cluster (a no-op when it runs already); return its context name.
+
+    `pods_per_node` is each node's pod capacity, set when the nodes are created.
+    """
+    if pods_per_node < 1:
+        raise ClusterError(f"pods per node must be at least 1, got {pods_per_node}")
     tools = binaries.ensure_binaries(progress)
     kubeconfig = kubeconfig or default_kubeconfig()
     context = context_name(name)
@@ -187,7 +200,7 @@ def up(
                 f"{READY_TIMEOUT_S}s",
             )
     # Client-side apply: a Node's status is kept on create, which server-side apply drops.
-    kubectl.run("apply", "-f", "-", stdin=_cluster_objects())
+    kubectl.run("apply", "-f", "-", stdin=_cluster_objects(pods_per_node))
     kubectl.run("wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={READY_TIMEOUT_S}s")
     kubectl.run(
         "wait",
@@ -234,8 +247,9 @@ def _kwokctl_config(tools: binaries.Toolset, ready_delay_ms: int) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
-def _cluster_objects() -> str:
+def _cluster_objects(pods_per_node: int = NODE_PODS) -> str:
     """Three untainted nodes, one per zone, and the default StorageClass."""
+    capacity = {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": str(pods_per_node)}
     nodes = [
         {
             "apiVersion": "v1",
@@ -253,8 +267,8 @@ def _cluster_objects() -> str:
                 },
             },
             "status": {
-                "allocatable": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
-                "capacity": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
+                "allocatable": dict(capacity),
+                "capacity": dict(capacity),
                 "nodeInfo": {
                     "architecture": "amd64",
                     "operatingSystem": "linux",

@@ -59,3 +59,34 @@ def test_toolset_paths_are_versioned_and_an_incomplete_folder_counts_as_missing(
 
     (tmp_path / f"etcd-{versions.ETCD}" / ".complete").touch()
     assert binaries.ETCD not in tools.missing()
+
+
+def test_helm_is_built_on_demand_only_and_stamped_with_its_version(tmp_path) -> None:
+    tools = binaries.Toolset(tmp_path)
+    for build in binaries.BUILDS:
+        (tmp_path / build.folder).mkdir()
+        (tmp_path / build.folder / ".complete").touch()
+
+    assert binaries.HELM not in binaries.BUILDS  # the sandbox stays lean
+    assert tools.missing() == [] and not tools.has(binaries.HELM)
+    assert tools.helm == tmp_path / f"helm-{versions.HELM}" / "helm"
+    assert f"-X helm.sh/helm/v4/internal/version.version={versions.HELM}" in binaries.HELM.ldflags
+
+
+def test_ensure_tool_builds_once_then_uses_the_cache(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(binaries.shutil, "which", lambda name: f"/usr/bin/{name}")
+    built = []
+
+    def build(what, root, progress):
+        built.append(what)
+        (root / what.folder).mkdir(parents=True)
+        (root / what.folder / ".complete").touch()
+
+    monkeypatch.setattr(binaries, "_build", build)
+
+    first = binaries.ensure_tool(binaries.HELM, progress=lambda _: None)
+    second = binaries.ensure_tool(binaries.HELM, progress=lambda _: None)
+
+    assert built == [binaries.HELM]
+    assert first.has(binaries.HELM) and second.helm == first.helm
