@@ -1,3 +1,3 @@
-from deployctl.cli import main
+from deployctl.main import main
 
 main()

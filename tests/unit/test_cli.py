@@ -27,6 +27,31 @@ def test_help_does_not_import_the_kubernetes_client() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def imported_by(*args: str) -> set[str]:
+    """Top-level packages a whole `deployctl ARGS` process imports."""
+    code = (
+        "import sys\n"
+        f"sys.argv = ['deployctl', *{list(args)!r}]\n"
+        "from deployctl.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stderr.split())
+
+
+def test_version_imports_neither_rich_nor_kubernetes_nor_typer() -> None:
+    assert not {"rich", "kubernetes", "typer", "yaml"} & imported_by("--version")
+
+
+def test_help_and_argument_errors_do_not_import_kubernetes_or_rich() -> None:
+    assert not {"rich", "kubernetes"} & imported_by("--help")
+    assert not {"rich", "kubernetes"} & imported_by("up", "--no-such-flag")
+
+
 def test_help_lists_every_command_of_the_contract() -> None:
     result = run("--help")
     assert result.returncode == 0
@@ -67,4 +92,10 @@ def test_kubectl_plugin_entry_point_is_the_same_program() -> None:
     from importlib.metadata import entry_points
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts["kubectl-deployctl"] == scripts["deployctl"] == "deployctl.cli:main"
+    assert scripts["kubectl-deployctl"] == scripts["deployctl"] == "deployctl.main:main"
+
+
+def test_cluster_up_takes_a_pod_capacity_and_refuses_zero() -> None:
+    assert "--pods-per-node" in run("cluster", "up", "--help").stdout
+    refused = run("cluster", "up", "--pods-per-node", "0")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
