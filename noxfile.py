@@ -2,6 +2,9 @@
 
 `nox -s e2e -- --provider kind` runs the end-to-end suite on a kind cluster
 instead (needs Docker; this project's CI has none and does not exercise it).
+
+`nox -s bench` (not run by default) benchmarks deployctl against ordered kubectl
+and Helm on its own sandbox cluster; `nox -s bench -- --help` lists its options.
 """
 
 import nox
@@ -32,3 +35,10 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests against a real API server (the kwok sandbox by default)."""
     session.install("-e", ".[test]")
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmark (benchmarks/): writes benchmarks/results/latest.{md,json,png}."""
+    session.install("-e", ".", "matplotlib")
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
