@@ -70,7 +70,7 @@ def connect(profile: Profile, options: Options) -> Cluster:
             f"{profile.path}: server: context {context} points at {cluster.server}, "
             f"not {profile.server}; use the right context or fix the profile"
         )
-    cluster.server_version()  # reachable and answering, or Unreachable (exit 2)
+    cluster.resource("v1", "Namespace")  # discovery: reachable and answering, or exit 2
     return cluster
 
 

@@ -15,10 +15,10 @@ workloads that moved.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from deployctl.kube import Cluster, Gone, KubeError
@@ -53,19 +53,27 @@ class ClusterView:
         self._errors: list[KubeError] = []
         self._stop = threading.Event()
 
-    def track(self, kinds: Iterable[Kind]) -> None:
-        """List each kind (concurrently); the watches start with the first wait."""
-        new = [key for key in kinds if key not in self._versions]
-        with ThreadPoolExecutor(max(1, len(new))) as pool:
-            listed = dict(
-                zip(
-                    new, pool.map(lambda k: self.cluster.list(*k, self.namespace), new), strict=True
-                )
-            )
-        for key in new:
+    def track(
+        self,
+        kinds: Iterable[Kind],
+        listed: Callable[[str, str], tuple[list[Obj], str] | None] = lambda *_: None,
+    ) -> None:
+        """Keep these kinds; the watches start with the first wait.
+
+        A kind `listed` already has (validation read it) starts from that list;
+        any other kind's watch starts without a resourceVersion, which gives
+        every existing object as ADDED first: a list and a watch in one request.
+        """
+        for key in kinds:
+            if key in self._versions:
+                continue
             self._objects.setdefault(key, {})
-            items, self._versions[key] = listed[key]
-            self._store(key, items)
+            found = listed(*key)
+            if found is None:
+                self._versions[key] = ""
+                continue
+            items, self._versions[key] = found
+            self._store(key, [copy.deepcopy(o) for o in items])
 
     def follow(self) -> None:
         """Start a watch per tracked kind from where its list left off (once)."""
@@ -98,7 +106,6 @@ class ClusterView:
     # -- waiting ----------------------------------------------------------------------
 
     def wait_for_change(self, timeout: float) -> None:
-        self.follow()
         with self.changed:
             if not self._dirty and not self._poked:
                 self.changed.wait(timeout=max(0.0, timeout))
@@ -180,6 +187,8 @@ class ClusterView:
             while not self._stop.is_set():
                 try:
                     while not self._stop.is_set():
+                        if not version:  # the watch replays every object: forget the old ones
+                            self._store(key, [])
                         began = time.monotonic()
                         version = self._follow(key, version)
                         if time.monotonic() - began < 1.0:

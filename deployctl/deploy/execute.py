@@ -91,9 +91,11 @@ class Execution:
         phases: dict[str, float] = {}
         began = time.monotonic()
         try:
-            watching = pool.submit(self.view.track, _watched_kinds(self.components.values()))
+            live = self.prepared.live
+            self.view.track(
+                _watched_kinds(self.components.values()), live.listed if live else lambda *_: None
+            )
             self._apply_foundation(pool)
-            watching.result()
             phases["foundation"] = round(time.monotonic() - began, 3)
             self._loop(pool)
             phases["components"] = round(time.monotonic() - began - phases["foundation"], 3)
@@ -156,6 +158,8 @@ class Execution:
                 pool.submit(self._apply_component, name)
             if self.scheduler.done:
                 break
+            if self.waiting:
+                self.view.follow()  # something has to be waited for: watch from here on
             soonest = min(self.deadlines.values(), default=now + TICK)
             self.view.wait_for_change(max(0.0, min(TICK, soonest - now, last_tick + TICK - now)))
 

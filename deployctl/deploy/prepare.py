@@ -74,6 +74,7 @@ class Prepared:
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
     current: releases.Revision | None = None  # the revision the cluster runs now
     revisions: list[releases.Revision] = field(default_factory=list)  # every kept record
+    live: LiveState | None = None  # what validation read: the watches start from it
     # What the live objects look like now, for the record of an unchanged deploy.
     fingerprints: dict[str, str] = field(default_factory=dict)
     dry_runs: int = 0
@@ -197,6 +198,7 @@ class LiveState:
         self.namespace = namespace
         self.new_kinds = new_kinds  # kinds whose CRD comes with this deploy: nothing live yet
         self._by_kind: dict[tuple[str, str], dict[str, Obj]] = {}
+        self.versions: dict[tuple[str, str], str] = {}  # where each list left off
         self._cluster_scoped: dict[Key, Obj | None] = {}
         self._lock = threading.Lock()
 
@@ -205,14 +207,23 @@ class LiveState:
         key = (api_version, kind)
         if key not in self._by_kind:
             try:
-                items, _ = self.cluster.list(api_version, kind, self.namespace)
+                items, version = self.cluster.list(api_version, kind, self.namespace)
             except NotServed:
                 if key not in self.new_kinds:
                     raise
-                items = []
+                items, version = [], ""
             with self._lock:
                 self._by_kind[key] = {o["metadata"]["name"]: o for o in items}
+                if version:
+                    self.versions[key] = version
         return self._by_kind[key]
+
+    def listed(self, api_version: str, kind: str) -> tuple[list[Obj], str] | None:
+        """A kind's list and where it left off, if it was listed: a watch can go on from it."""
+        key = (api_version, kind)
+        if key not in self.versions:
+            return None
+        return list(self._by_kind[key].values()), self.versions[key]
 
     def read(self, objects: list[Obj], old_objects: list[Obj]) -> None:
         """Read everything `get` will be asked about, concurrently.
@@ -270,12 +281,17 @@ class Scaffold:
         self.say = say
         self.created: list[Obj] = []
 
-    def ensure(self, objects: list[Obj]) -> None:
+    def ensure(self, objects: list[Obj], live: LiveState | None = None) -> None:
+        """Create the Namespaces and CRDs among `objects` that do not exist (`live` knows)."""
         for obj in objects:
             if obj["kind"] not in ("Namespace", "CustomResourceDefinition"):
                 continue
             meta = obj["metadata"]
-            if self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is None:
+            if live is not None:
+                exists = live.get(obj) is not None
+            else:
+                exists = self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is not None
+            if not exists:
                 self.cluster.apply(obj)
                 self.say(f"created {ref(obj)} (needed to validate the rest)")
                 self.created.append(obj)
@@ -356,9 +372,9 @@ class Validation:
         live.new_kinds = kinds_defined_by_crds(ordered)
         live.read(ordered, old_objects)
         self._check_ownership(ordered, live)
-        namespace_ready = self._namespace_exists()
+        namespace_ready = self._namespace_exists(ordered, live)
         if not read_only:
-            self.scaffold.ensure(ordered)
+            self.scaffold.ensure(ordered, live)
             namespace_ready = True
         # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
         unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
@@ -413,6 +429,7 @@ class Validation:
             current,
             fingerprints=now,
             revisions=revisions,
+            live=live,
             dry_runs=len(to_check),
         )
 
@@ -434,7 +451,10 @@ class Validation:
         ]
         return objects, values is not None
 
-    def _namespace_exists(self) -> bool:
+    def _namespace_exists(self, objects: list[Obj], live: LiveState) -> bool:
+        for obj in objects:
+            if obj["kind"] == "Namespace" and obj["metadata"]["name"] == self.namespace:
+                return live.get(obj) is not None  # read with the rest already
         return self.cluster.get("v1", "Namespace", self.namespace) is not None
 
     def _check_ownership(self, objects: list[Obj], live: LiveState) -> None:
