@@ -66,6 +66,10 @@ class Unreachable(KubeError):
     """No answer from the API server (exit 2: nothing was changed)."""
 
 
+class BadKubeconfig(KubeError):
+    """The kubeconfig is missing or unreadable (exit 2)."""
+
+
 class Forbidden(KubeError):
     pass
 
@@ -257,14 +261,20 @@ class Cluster:
 
     @classmethod
     def connect(cls, context: str, kubeconfig: str | Path | None = None) -> Cluster:
+        import yaml
         from kubernetes import config as k8s_config
 
+        where = _check_kubeconfig(kubeconfig)
         try:
             contexts, _ = k8s_config.list_kube_config_contexts(
                 config_file=str(kubeconfig) if kubeconfig else None
             )
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            at = f" (line {mark.line + 1})" if mark else ""
+            raise BadKubeconfig(f"{where}: not valid YAML{at}; fix or replace it") from None
         except (k8s_config.ConfigException, OSError) as error:
-            raise Unreachable(f"kubeconfig: {error}") from None
+            raise BadKubeconfig(f"{where}: {error}") from None
         names = [c["name"] for c in contexts]
         if context not in names:
             where = kubeconfig or "the kubeconfig"
@@ -587,6 +597,21 @@ class Cluster:
         except KubeError:
             return None
         return text if isinstance(text, str) else None
+
+
+def _check_kubeconfig(kubeconfig: str | Path | None) -> str:
+    """Name the kubeconfig file(s) in use; every file named must exist, as kubectl says."""
+    import os
+
+    given = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG", "")
+    paths = [p for p in given.split(os.pathsep) if p] or [str(Path.home() / ".kube" / "config")]
+    # As kubectl: files of a list that do not exist are skipped, but one must.
+    if kubeconfig and not any(Path(p).expanduser().is_file() for p in paths):
+        raise BadKubeconfig(
+            f"kubeconfig {given}: no such file; pass an existing --kubeconfig "
+            "(or fix KUBECONFIG)"
+        )
+    return ", ".join(paths)
 
 
 def _selectors(label: str | None, field: str | None) -> list[tuple[str, str]]:

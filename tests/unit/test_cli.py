@@ -99,3 +99,22 @@ def test_cluster_up_takes_a_pod_capacity_and_refuses_zero() -> None:
     assert "--pods-per-node" in run("cluster", "up", "--help").stdout
     refused = run("cluster", "up", "--pods-per-node", "0")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_a_kubeconfig_that_is_not_yaml_or_not_there_is_named_in_one_line(tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / "environments").mkdir(parents=True)
+    (project / "manifests" / "overlays" / "dev").mkdir(parents=True)
+    (project / "manifests" / "overlays" / "dev" / "kustomization.yaml").write_text("resources: []\n")
+    (project / "environments" / "dev.yaml").write_text(
+        "overlay: manifests/overlays/dev\ncontext: somewhere\nnamespace: dev\ndefault: true\n"
+        "order: {}\n"
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clusters: [oops\n")
+
+    for kubeconfig, says in ((broken, "not valid YAML"), (tmp_path / "absent", "no such file")):
+        result = run("status", "--project", str(project), "--kubeconfig", str(kubeconfig))
+        assert result.returncode == 2, result.stderr
+        assert str(kubeconfig) in result.stderr and says in result.stderr
+        assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
