@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from deployctl import secrets
+from deployctl import rendercache, secrets
 from deployctl.errors import ConfigError
 from deployctl.profile import Profile
 
@@ -71,6 +71,9 @@ def kustomize_build(overlay: Path) -> list[Obj]:
 
 def _kustomize_build(overlay: Path) -> list[Obj]:
     command = [*kustomize_command(), str(overlay)]
+    digest = rendercache.key(overlay, command)
+    if digest and (cached := rendercache.load(digest)) is not None:
+        return cached
     try:
         result = subprocess.run(command, capture_output=True, text=True)
     except OSError as error:
@@ -79,9 +82,12 @@ def _kustomize_build(overlay: Path) -> list[Obj]:
         message = " ".join(result.stderr.strip().split())
         raise ConfigError(f"{overlay}: kustomize build failed: {message}")
     try:
-        return [doc for doc in yaml.load_all(result.stdout, Loader=_LOADER) if doc]
+        objects = [doc for doc in yaml.load_all(result.stdout, Loader=_LOADER) if doc]
     except yaml.YAMLError as error:
         raise ConfigError(f"{overlay}: kustomize produced invalid YAML: {error}") from None
+    if digest:
+        rendercache.store(digest, objects)
+    return objects
 
 
 def render_environment(
