@@ -20,6 +20,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -321,6 +323,7 @@ class Cluster:
             if not 200 <= response.status < 300:
                 raise StatusError(response.status, response.data, response.headers)
             self.limit.succeeded()
+            self._local.date = response.headers.get("Date")
             if warning := response.headers.get("Warning"):
                 self._local.__dict__.setdefault("warnings", []).append(_warning_text(warning))
             if "json" not in (response.headers.get("Content-Type") or "json"):
@@ -369,6 +372,16 @@ class Cluster:
         with self._counting:
             by_verb = dict(sorted(self.requests.items()))
         return {"total": sum(by_verb.values()), "by_verb": by_verb}
+
+    def server_time(self) -> datetime | None:
+        """The API server's clock, from the Date of this thread's last answer (1 s precision)."""
+        date = getattr(self._local, "date", None)
+        if not date:
+            return None
+        try:
+            return parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return None
 
     def take_warnings(self) -> list[str]:
         """Warnings the server sent to this thread's calls since the last take."""
@@ -608,8 +621,7 @@ def _check_kubeconfig(kubeconfig: str | Path | None) -> str:
     # As kubectl: files of a list that do not exist are skipped, but one must.
     if kubeconfig and not any(Path(p).expanduser().is_file() for p in paths):
         raise BadKubeconfig(
-            f"kubeconfig {given}: no such file; pass an existing --kubeconfig "
-            "(or fix KUBECONFIG)"
+            f"kubeconfig {given}: no such file; pass an existing --kubeconfig (or fix KUBECONFIG)"
         )
     return ", ".join(paths)
 

@@ -2,10 +2,15 @@
 
 The holder renews the Lease every RENEW seconds; every write it makes is an
 update with the Lease's resourceVersion as precondition, so two processes can
-never both believe they hold it. A waiter judges expiry on its own clock: a
-Lease whose resourceVersion has not changed for its whole duration, as
-measured locally, belongs to a dead holder and is taken over. A holder that
-cannot renew within the duration marks itself lost and stops writing.
+never both believe they hold it. A conflict on one of its own writes is
+settled by reading the Lease again: a write whose answer was lost and that was
+sent again meets itself, and the Lease still names this holder.
+
+A second deploy judges a held Lease by the API server's clock: live until
+renewTime + duration (exit 3 at once), expired after (taken over). Where the
+holder's clock runs ahead of the server's, it falls back to its own clock: a
+Lease that has not moved for its whole duration. A holder that cannot renew
+within the duration marks itself lost and stops writing.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deployctl.errors import DeployctlError, ExitStatus
-from deployctl.kube import ApplyConflict, Cluster, KubeError, NotFound
+from deployctl.kube import Cluster, KubeError
 from deployctl.releases import user_at_host
 
 DURATION = 15
@@ -75,66 +80,84 @@ class DeployLock:
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, or exit 3 naming the holder.
 
-        A held Lease is watched until it moves (its holder is alive: give up,
-        or keep waiting up to `wait` seconds) or until it has not moved for its
-        whole duration on this machine's clock (its holder is dead: take over).
+        A Lease held by another deploy is live while the API server's clock
+        (the Date of the answer that read it) is before its renewTime plus its
+        duration: without `wait`, that is exit 3 at once. An expired one
+        belongs to a dead holder and is taken over. Where the holder's clock
+        runs ahead of the server's (a renewTime in the future), expiry is
+        judged on this machine's clock instead: a Lease whose resourceVersion
+        has not moved for its whole duration.
         """
         deadline = time.monotonic() + wait
-        first: str | None = None
         seen: tuple[str, float] | None = None  # (resourceVersion, when it was first seen)
         while True:
-            lease = self.cluster.get("coordination.k8s.io/v1", "Lease", self.name, self.namespace)
+            lease = self._read()
             if lease is None:
                 if self._create():
                     return
                 continue
             spec = lease.get("spec") or {}
-            version = lease["metadata"]["resourceVersion"]
-            if not spec.get("holderIdentity"):
+            holder = spec.get("holderIdentity")
+            if holder == self.holder:  # a write of ours whose answer was lost: ours
+                self._hold(lease)
+                return
+            if not holder:
                 if self._take(lease):
                     return
                 continue
+            version = lease["metadata"]["resourceVersion"]
             now = time.monotonic()
-            first = first or version
             if seen is None or seen[0] != version:
                 seen = (version, now)
             duration = spec.get("leaseDurationSeconds") or self.duration
-            if now - seen[1] >= duration:
+            expired = lease_expired(spec, duration, self.cluster.server_time())
+            if expired is None:  # clocks disagree: watch it on ours
+                expired = now - seen[1] >= duration
+            if expired:
                 if self._take(lease):
                     self.say(
-                        f"took over the lock from {spec['holderIdentity']}: its lease was not "
-                        f"renewed for {duration} s"
+                        f"took over the lock from {holder}: its lease was not renewed for "
+                        f"{duration} s"
                     )
                     return
                 continue
-            alive = version != first  # it was renewed while we watched
-            if alive and now >= deadline:
+            if now >= deadline:
                 raise Locked(_locked_message(spec, self.name))
             time.sleep(0.5)
 
+    def _read(self) -> Obj | None:
+        return self.cluster.get("coordination.k8s.io/v1", "Lease", self.name, self.namespace)
+
     def _create(self) -> bool:
+        """False when a Lease exists already (maybe our own, created by a lost answer)."""
         body = self._body(transitions=0, acquire=_now())
         try:
-            self.lease = self.cluster.create(body)
-        except (ApplyConflict, KubeError) as error:
-            if getattr(error, "status", None) == 409:
+            lease = self.cluster.create(body)
+        except KubeError as error:
+            if error.status == 409:
                 return False
             raise
-        self._start_renewing()
+        self._hold(lease)
         return True
 
     def _take(self, lease: Obj) -> bool:
+        """False when the Lease moved meanwhile (maybe by our own write, answer lost)."""
         count = (lease.get("spec") or {}).get("leaseTransitions") or 0
         body = self._body(transitions=count + 1, acquire=_now())
         body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
         try:
-            self.lease = self.cluster.replace(body)
+            taken = self.cluster.replace(body)
         except KubeError as error:
             if error.status == 409:
-                return False  # someone else moved first
+                return False
             raise
-        self._start_renewing()
+        self._hold(taken)
         return True
+
+    def _hold(self, lease: Obj) -> None:
+        self.lease = lease
+        self.renewed_at = time.monotonic()
+        self._start_renewing()
 
     def _body(self, transitions: int, acquire: str) -> Obj:
         return {
@@ -167,15 +190,35 @@ class DeployLock:
                 with self._write:
                     if self._stop.is_set():
                         return
-                    body = dict(self.lease or {})
-                    body["spec"] = {**body["spec"], "renewTime": _now()}
-                    self.lease = self.cluster.replace(body)
+                    self.lease = self._renew()
                 last_success = self.renewed_at = time.monotonic()
             except KubeError as error:
-                if error.status in (404, 409) or time.monotonic() - last_success >= self.duration:
+                if error.status == 404 or time.monotonic() - last_success >= self.duration:
                     self.say(f"lost the deploy lock {self.name}: {error}; stopping all writes")
                     self.lost.set()
                     return
+
+    def _renew(self) -> Obj:
+        """Renew; a conflict is settled by reading the Lease: is it still ours?
+
+        A renewal whose answer was lost and that the client sent again meets
+        its own first write as a conflict; the Lease then still names us.
+        """
+        body = dict(self.lease or {})
+        body["spec"] = {**body["spec"], "renewTime": _now()}
+        try:
+            return self.cluster.replace(body)
+        except KubeError as error:
+            if error.status != 409:
+                raise
+            current = self._read()
+            if current is None or (current.get("spec") or {}).get("holderIdentity") != self.holder:
+                raise KubeError(
+                    f"Lease {self.name} now belongs to "
+                    f"{((current or {}).get('spec') or {}).get('holderIdentity') or 'nobody'}",
+                    404,
+                ) from None
+            return current
 
     def check(self) -> None:
         """Raise LockLost when this process may no longer write.
@@ -198,15 +241,44 @@ class DeployLock:
             self._thread.join(timeout=self.renew_every + 2)
         if self.lease is None or self.lost.is_set():
             return
-        with self._write, contextlib.suppress(NotFound, KubeError):
-            self.cluster.delete(
-                "coordination.k8s.io/v1",
-                "Lease",
-                self.name,
-                self.namespace,
-                preconditions={"resourceVersion": self.lease["metadata"]["resourceVersion"]},
-            )
+        with self._write, contextlib.suppress(KubeError):
+            for _ in range(3):  # a conflict: read again, and delete only while it is ours
+                try:
+                    self.cluster.delete(
+                        "coordination.k8s.io/v1",
+                        "Lease",
+                        self.name,
+                        self.namespace,
+                        preconditions={
+                            "resourceVersion": self.lease["metadata"]["resourceVersion"]
+                        },
+                    )
+                    break
+                except KubeError as error:
+                    if error.status != 409:
+                        raise
+                    current = self._read()
+                    spec = (current or {}).get("spec") or {}
+                    if current is None or spec.get("holderIdentity") != self.holder:
+                        break
+                    self.lease = current
         self.lease = None
+
+
+def lease_expired(spec: Obj, duration: float, server_now: datetime | None) -> bool | None:
+    """Has the Lease expired by the API server's clock? None when that cannot be told:
+    no server time, no renewTime, or a renewTime ahead of the server (skewed clocks)."""
+    stamp = spec.get("renewTime") or spec.get("acquireTime")
+    if server_now is None or not stamp:
+        return None
+    try:
+        renewed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    age = (server_now - renewed).total_seconds()
+    if age < -2:  # the holder's clock runs ahead of the server's
+        return None
+    return age >= duration
 
 
 def _locked_message(spec: Obj, name: str) -> str:

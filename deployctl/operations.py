@@ -157,6 +157,7 @@ def _run(
     deploy.replace_stuck_pods = replace_stuck_pods
     prepared = deploy.prepare(objects=objects, pins=pins)
     phases = {"validate": round(time.monotonic() - origin, 3)}
+    _settle_abandoned(cluster, profile, prepared.revisions, lock)
     if scaffold is not None:
         scaffold.keep_scaffolding()  # validation passed: a namespace made for it stays
     if not prepared.changed:
@@ -225,6 +226,17 @@ def _run(
         "components": {n: _component_document(r, origin) for n, r in results.items()},
     }
     return Outcome(ExitStatus.OK if healthy else ExitStatus.FAILED, document, results, revision)
+
+
+def _settle_abandoned(cluster, profile, revisions: list, lock: DeployLock) -> None:
+    """Records left pending belong to deploys that died: this one holds the lock, so no
+    other runs. They become interrupted (their objects stay in the prune inventory)."""
+    for revision in revisions:
+        if revision.result == "pending":
+            lock.check()
+            revision.result = "interrupted"
+            revision.note = revision.note or "its deploy stopped without settling it"
+            releases.save(cluster, profile.namespace, revision, profile.keep_revisions, revisions)
 
 
 def _refresh_fingerprints(cluster, profile, prepared: Prepared, lock: DeployLock) -> None:
