@@ -117,13 +117,61 @@ def components_of(objects: Iterable[Obj]) -> set[str]:
     }
 
 
-def set_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
-    """Move every namespaced object (and the Namespace itself) to `namespace`.
+# Kubernetes' own cluster-scoped kinds; every other kind is namespaced unless a CRD
+# of the same render says otherwise (and validation asks the cluster's discovery).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ComponentStatus",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "DeviceClass",
+        "FlowSchema",
+        "IngressClass",
+        "IPAddress",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "ServiceCIDR",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+        "VolumeAttributesClass",
+    }
+)
 
-    Kustomize has already put each namespaced object in the overlay's
-    namespace, so an object with metadata.namespace is namespaced; references
-    to that namespace in RoleBinding subjects move with it.
+
+def cluster_scoped_kinds(objects: Iterable[Obj]) -> set[str]:
+    """The built-in cluster-scoped kinds, and those of this render's cluster-scoped CRDs."""
+    kinds = set(CLUSTER_SCOPED_KINDS)
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        if obj.get("kind") == "CustomResourceDefinition" and spec.get("scope") == "Cluster":
+            kinds.add((spec.get("names") or {}).get("kind", ""))
+    return kinds
+
+
+def set_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
+    """Put every namespaced object (and the Namespace itself) in `namespace`.
+
+    An object with metadata.namespace is namespaced; so is one without, unless
+    its kind is cluster-scoped (an overlay need not set `namespace:`). References
+    to the old namespaces in RoleBinding subjects move with them.
     """
+    objects = list(objects)
+    scoped = cluster_scoped_kinds(objects)
     moved: list[Obj] = []
     old_namespaces = {o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"} | {
         o["metadata"]["namespace"] for o in objects if o.get("metadata", {}).get("namespace")
@@ -133,11 +181,13 @@ def set_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
         metadata = obj.setdefault("metadata", {})
         if obj.get("kind") == "Namespace":
             metadata["name"] = namespace
-        elif metadata.get("namespace"):
+        elif metadata.get("namespace") or obj.get("kind") not in scoped:
             metadata["namespace"] = namespace
         if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding"):
             for subject in obj.get("subjects") or []:
-                if subject.get("namespace") in old_namespaces:
+                if subject.get("kind") == "ServiceAccount" and (
+                    subject.get("namespace") in old_namespaces or not subject.get("namespace")
+                ):
                     subject["namespace"] = namespace
         moved.append(obj)
     return moved

@@ -449,7 +449,22 @@ class Validation:
             identify(o, self.profile.name)
             for o in render.render_environment(self.project, self.profile, values, generated)
         ]
+        self._scope_by_discovery(objects)
         return objects, values is not None
+
+    def _scope_by_discovery(self, objects: list[Obj]) -> None:
+        """A kind render could not place (a custom one the cluster knows as cluster-scoped)
+        loses the namespace render gave it."""
+        for obj in objects:
+            meta = obj["metadata"]
+            if not meta.get("namespace") or obj["kind"] in render.CLUSTER_SCOPED_KINDS:
+                continue
+            try:
+                namespaced = self.cluster.resource(obj["apiVersion"], obj["kind"]).namespaced
+            except NotServed:
+                continue  # its CRD comes with this deploy, or validation says so later
+            if not namespaced:
+                del meta["namespace"]
 
     def _namespace_exists(self, objects: list[Obj], live: LiveState) -> bool:
         for obj in objects:

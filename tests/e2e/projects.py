@@ -116,6 +116,7 @@ class Project:
         secrets: dict[str, dict] | None = None,
         profile: dict[str, Any] | None = None,
         namespace_object: bool = False,
+        overlay_namespace: bool = True,
     ) -> None:
         overlay = self.root / "manifests" / "overlays" / self.env
         overlay.mkdir(parents=True, exist_ok=True)
@@ -138,9 +139,10 @@ class Project:
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
-            "namespace": self.namespace,
             "resources": names,
         }
+        if overlay_namespace:  # most people's own projects set none: the profile's is used
+            kustomization["namespace"] = self.namespace
         (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
         (self.root / "environments").mkdir(exist_ok=True)
         settings: dict[str, Any] = {

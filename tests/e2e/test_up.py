@@ -91,6 +91,31 @@ def test_a_second_up_of_unchanged_manifests_changes_nothing(project, kube, clust
     assert after == before
 
 
+def test_a_project_whose_overlay_sets_no_namespace_deploys_into_the_profiles(
+    project, kube, cluster, image
+):
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+    project.write([policy, *stack(image)], ORDER, overlay_namespace=False)
+
+    rendered = deployctl(cluster, project.root, "render", "test")
+    planned = deployctl(cluster, project.root, "plan", "test")
+    diffed = deployctl(cluster, project.root, "diff", "test")
+    deployed = deployctl(cluster, project.root, "up", "test")
+
+    assert rendered.code == 0 and f"namespace: {kube.namespace}" in rendered.stdout
+    for result in (planned, deployed):
+        assert result.code == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert diffed.code == 1, diffed.stderr  # everything is new
+    assert kube.get("networking.k8s.io/v1", "NetworkPolicy", "default-deny") is not None
+    assert kube.get("apps/v1", "Deployment", "api") is not None
+
+
 def test_an_unchanged_up_dry_runs_nothing_but_puts_back_changes_made_behind_its_back(
     project, kube, cluster, image
 ):
