@@ -95,6 +95,21 @@ class Deploy:
         self.replace_stuck_pods = False
         self.scaffold = Scaffold(cluster, reporter.info)
 
+    def check_inputs(self) -> None:
+        """Every check that needs no write: render, profile, secret values (exit 2)."""
+        self._validation().check_inputs()
+
+    def _validation(self) -> Validation:
+        return Validation(
+            self.project,
+            self.profile,
+            self.cluster,
+            self.options,
+            self.reporter.info,
+            self.environ,
+            self.scaffold,
+        )
+
     def prepare(
         self,
         *,
@@ -107,17 +122,8 @@ class Deploy:
         `objects` (rollout, rollback): deploy these recorded objects instead of
         rendering the manifests; `pins` are the image pins they carry.
         """
-        validation = Validation(
-            self.project,
-            self.profile,
-            self.cluster,
-            self.options,
-            self.reporter.info,
-            self.environ,
-            self.scaffold,
-        )
         try:
-            return validation.run(read_only, objects, pins)
+            return self._validation().run(read_only, objects, pins)
         except BaseException:
             self.scaffold.undo()
             raise

@@ -26,6 +26,7 @@ import yaml
 from deployctl import profile as profiles
 from deployctl import releases
 from deployctl import render as rendering
+from deployctl.deploy.prepare import wait_gone
 from deployctl.engine import (
     ComponentResult,
     Deploy,
@@ -261,18 +262,28 @@ def _mark(cluster, profile: profiles.Profile, revision, result: str, lock: Deplo
         releases.save(cluster, profile.namespace, revision, profile.keep_revisions)
 
 
-def _with_lock(target: Target, reporter: Reporter, action: str, work) -> tuple[ExitStatus, dict]:
+def _with_lock(
+    target: Target, reporter: Reporter, action: str, work, check_inputs: bool = False
+) -> tuple[ExitStatus, dict]:
     """Connect, ask consent, take the environment's lock, run `work`, always release.
 
     The Lease lives in the environment's namespace: a first `up` creates that
-    namespace before locking, and removes it again if validation fails.
+    namespace before locking, and removes it again if validation fails. With
+    `check_inputs` (up), every local check — render, profile, secret values —
+    passes before that first write.
     """
     profile = target.profile
     cluster = connect(profile, target.options)
     _header(target, cluster.context, reporter)
     confirm_change(target, reporter, action)
     scaffold = Deploy(target.project, profile, cluster, target.options, reporter)
-    if cluster.get("v1", "Namespace", profile.namespace) is None:
+    if check_inputs:
+        scaffold.check_inputs()
+    namespace = cluster.get("v1", "Namespace", profile.namespace)
+    if namespace is not None and namespace["metadata"].get("deletionTimestamp"):
+        wait_gone(cluster, namespace, reporter.info)  # an earlier failed validation's, say
+        namespace = None
+    if namespace is None:
         if action != "deploy to":
             raise ConfigError(
                 f"environment {profile.name} is not deployed (namespace {profile.namespace} "
@@ -320,7 +331,7 @@ def up(target: Target, reporter: Reporter) -> tuple[ExitStatus, dict[str, Any]]:
         _summary(target, reporter, outcome)
         return outcome.status, outcome.document
 
-    return _with_lock(target, reporter, "deploy to", work)
+    return _with_lock(target, reporter, "deploy to", work, check_inputs=True)
 
 
 def _summary(target: Target, reporter: Reporter, outcome: Outcome, note: str = "") -> None:

@@ -37,6 +37,7 @@ Key = tuple[str, str, str, str]
 ENV_LABEL = releases.ENV_LABEL
 MANAGED_BY = "app.kubernetes.io/managed-by"
 NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
+GONE_TIMEOUT = 120.0  # seconds a namespace may take to be deleted
 IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
 
@@ -315,13 +316,37 @@ class Scaffold:
         self.created.clear()
 
     def undo(self) -> None:
+        """Remove what validation created, and wait until it is gone: a namespace still
+        terminating would refuse the next deploy's objects."""
         for obj in reversed(self.created):
             try:
                 self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+                wait_gone(self.cluster, obj, lambda _: None)
                 self.say(f"removed {ref(obj)} again: validation failed")
             except KubeError as error:
                 self.say(f"could not remove {ref(obj)}: {error}")
         self.created.clear()
+
+
+def wait_gone(
+    cluster: Cluster, obj: Obj, say: Callable[[str], None], timeout: float = GONE_TIMEOUT
+) -> None:
+    """Wait until a deleted cluster-scoped object (a namespace, a CRD) no longer exists."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    said = False
+    while cluster.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"]) is not None:
+        if time.monotonic() >= deadline:
+            raise ConfigError(
+                f"{ref(obj)} is still being deleted after {timeout:.0f} s; "
+                f"see `kubectl get {obj['kind'].lower()} {obj['metadata']['name']} -o yaml` "
+                "(finalizers), then deploy again"
+            )
+        if not said:
+            say(f"{ref(obj)} is being deleted; waiting until it is gone")
+            said = True
+        time.sleep(0.5)  # a namespace's deletion has no watchable end short of a 404
 
 
 class Validation:
@@ -432,6 +457,10 @@ class Validation:
             live=live,
             dry_runs=len(to_check),
         )
+
+    def check_inputs(self) -> None:
+        """Render and value the Secrets (reading stored values, writing nothing)."""
+        self._render(False, LiveState(self.cluster, self.namespace, set()))
 
     def _render(self, read_only: bool, live: LiveState) -> tuple[list[Obj], bool]:
         specs = secrets.load_specs(self.project)

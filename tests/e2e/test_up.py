@@ -193,24 +193,55 @@ def test_a_timeout_says_what_was_still_missing(project, kube, cluster, image):
     assert "Ready=False" in message and "pod api-" in message
 
 
-def test_a_validation_failure_creates_nothing(tmp_path, client, cluster, image):
+def test_a_validation_failure_creates_nothing_and_the_fixed_project_deploys_at_once(
+    tmp_path, client, cluster, image
+):
     namespace = f"t-invalid-{tmp_path.name[-6:].lower().replace('_', '-')}"
     project = Project(tmp_path / "p", "test", namespace, cluster.context)
     broken = deployment("api", image("v1"))
     broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    declared = {"api-credentials": {"component": "api", "keys": ["API_TOKEN"]}}
+    objects = [configmap("settings", "api", {"a": "1"}), broken]
     project.write(
-        [configmap("settings", "api", {"a": "1"}), broken], {"api": []}, namespace_object=True
+        objects,
+        {"api": []},
+        namespace_object=True,
+        secrets=declared,
+        profile={"secrets": {"generate": False}},
     )
-
-    result = deployctl(cluster, project.root, "up", "test")
-
-    assert result.code == 2
-    assert "Deployment/api" in result.stderr and "imagePullPolicyy" in result.stderr
-    assert "Traceback" not in result.stderr
     namespaces = client.resources.get(api_version="v1", kind="Namespace")
-    leftover = [n for n in namespaces.get().items if n.metadata.name == namespace]
-    # The namespace made for the dry run was removed again (or is on its way out).
-    assert not leftover or leftover[0].metadata.deletionTimestamp
+
+    def exists() -> bool:
+        return any(n.metadata.name == namespace for n in namespaces.get().items)
+
+    try:
+        no_value = deployctl(cluster, project.root, "up", "test")
+        created_before_a_local_check = exists()
+        invalid = deployctl(cluster, project.root, "up", "test", env={"API_TOKEN": "t0ken-1"})
+        left_behind = exists()
+        broken["spec"]["template"]["spec"]["containers"][0].pop("imagePullPolicyy")
+        project.write(
+            objects,
+            {"api": []},
+            namespace_object=True,
+            secrets=declared,
+            profile={"secrets": {"generate": False}},
+        )
+        fixed = deployctl(cluster, project.root, "up", "test", env={"API_TOKEN": "t0ken-1"})
+    finally:
+        if exists():
+            namespaces.delete(name=namespace)
+
+    # A missing value is found before the first write: not even the namespace is made.
+    assert no_value.code == 2 and "no value for API_TOKEN" in no_value.stderr
+    assert not created_before_a_local_check
+    # A server-side rejection: the namespace made for the dry run is gone again...
+    assert invalid.code == 2
+    assert "Deployment/api" in invalid.stderr and "imagePullPolicyy" in invalid.stderr
+    assert "Traceback" not in invalid.stderr
+    assert not left_behind
+    # ...so the fixed project deploys at once, with no "being terminated" refusal.
+    assert fixed.code == 0, fixed.stderr
 
 
 def test_a_field_conflict_is_reported_and_force_conflicts_takes_it(project, kube, cluster, image):

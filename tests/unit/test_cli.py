@@ -105,7 +105,9 @@ def test_a_kubeconfig_that_is_not_yaml_or_not_there_is_named_in_one_line(tmp_pat
     project = tmp_path / "project"
     (project / "environments").mkdir(parents=True)
     (project / "manifests" / "overlays" / "dev").mkdir(parents=True)
-    (project / "manifests" / "overlays" / "dev" / "kustomization.yaml").write_text("resources: []\n")
+    (project / "manifests" / "overlays" / "dev" / "kustomization.yaml").write_text(
+        "resources: []\n"
+    )
     (project / "environments" / "dev.yaml").write_text(
         "overlay: manifests/overlays/dev\ncontext: somewhere\nnamespace: dev\ndefault: true\n"
         "order: {}\n"
