@@ -28,6 +28,7 @@ NODE_CPU = "32"
 NODE_MEMORY = "64Gi"
 NODE_PODS = 110  # kubelet's default; `cluster up --pods-per-node` raises it (the benchmark)
 READY_TIMEOUT_S = 120
+NODE_LEASE_SECONDS = 10
 
 
 def context_name(name: str) -> str:
@@ -241,8 +242,24 @@ def _kwokctl_config(tools: binaries.Toolset, ready_delay_ms: int) -> str:
             "kubeAuthorization": True,
             "kubeAdmission": True,
             "disableQPSLimits": True,
+            # Every component listens on loopback only: etcd serves plain HTTP without
+            # authentication, and the cluster's Secrets are in it.
+            "bindAddress": "127.0.0.1",
+            # kwok's identity is new at each start: short node leases let a restarted
+            # controller take its nodes back within seconds (kubelet's 40 s, times
+            # kwokctl's default heartbeat factor of 5, kept them away for 200 s).
+            "heartbeatFactor": 1,
+            "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
         },
     }
+    kwokctl["componentsPatches"] = [
+        {
+            "name": "kube-scheduler",
+            # A pod found unschedulable while a control-plane restart interrupted its
+            # volume's binding is retried within seconds, not after five minutes.
+            "extraArgs": [{"key": "pod-max-in-unschedulable-pods-duration", "value": "10s"}],
+        }
+    ]
     documents = [kwokctl, *stages.sandbox_stages(ready_delay_ms)]
     return yaml.safe_dump_all(documents, sort_keys=False)
 

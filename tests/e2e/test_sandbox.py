@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from kubetest import Kube, deployment_complete, pod_ready, waiting_reasons
 
-from deployctl.cluster import binaries, versions
+from deployctl.cluster import binaries, sandbox, versions
 
 APPS = "apps/v1"
 PROBE = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2}
@@ -264,3 +265,50 @@ def test_cluster_up_on_a_running_cluster_is_a_no_op(cluster) -> None:
     assert "running already" in up.stderr
     assert state.returncode == 0, state.stderr
     assert "3/3 nodes Ready" in state.stdout
+
+
+def _listening_sockets() -> dict[str, str]:
+    """Socket inode -> local address of every listening TCP socket on this machine."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    found[fields[9]] = fields[1].split(":")[0]
+    return found
+
+
+def _is_loopback(hex_address: str) -> bool:
+    if len(hex_address) == 8:  # IPv4, little-endian: 0100007F is 127.0.0.1
+        return bytes.fromhex(hex_address)[::-1][0] == 127
+    return hex_address == "00000000000000000000000001000000"  # ::1
+
+
+@pytest.mark.sandbox_only
+def test_no_sandbox_process_listens_beyond_the_loopback_interface(cluster) -> None:
+    name = cluster.context.removeprefix("kwok-")
+    workdir = str(sandbox._workdir() / "clusters" / name) + "/"
+    sockets = _listening_sockets()
+    exposed = []
+    processes = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if workdir not in command:
+                continue
+            processes += 1
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inode = target[len("socket:[") : -1]
+                    if inode in sockets and not _is_loopback(sockets[inode]):
+                        exposed.append(f"{command.split()[0]} on {sockets[inode]}")
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+
+    assert processes >= 5  # etcd, apiserver, controller-manager, scheduler, kwok
+    assert exposed == []
