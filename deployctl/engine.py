@@ -95,9 +95,9 @@ class Deploy:
         self.replace_stuck_pods = False
         self.scaffold = Scaffold(cluster, reporter.info)
 
-    def check_inputs(self) -> None:
+    def check_inputs(self) -> list[Obj]:
         """Every check that needs no write: render, profile, secret values (exit 2)."""
-        self._validation().check_inputs()
+        return self._validation().check_inputs()
 
     def _validation(self) -> Validation:
         return Validation(

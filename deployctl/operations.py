@@ -26,6 +26,7 @@ import yaml
 from deployctl import profile as profiles
 from deployctl import releases
 from deployctl import render as rendering
+from deployctl.deploy import access
 from deployctl.deploy.prepare import wait_gone
 from deployctl.engine import (
     ComponentResult,
@@ -157,6 +158,8 @@ def _run(
     deploy = Deploy(target.project, profile, cluster, target.options, reporter, guard=lock.check)
     deploy.replace_stuck_pods = replace_stuck_pods
     prepared = deploy.prepare(objects=objects, pins=pins)
+    if objects is not None:  # recorded objects (rollout, rollback): their kinds too
+        access.check(cluster, profile.namespace, prepared.objects)
     phases = {"validate": round(time.monotonic() - origin, 3)}
     _settle_abandoned(cluster, profile, prepared.revisions, lock)
     if scaffold is not None:
@@ -277,8 +280,8 @@ def _with_lock(
     _header(target, cluster.context, reporter)
     confirm_change(target, reporter, action)
     scaffold = Deploy(target.project, profile, cluster, target.options, reporter)
-    if check_inputs:
-        scaffold.check_inputs()
+    objects = scaffold.check_inputs() if check_inputs else []
+    access.check(cluster, profile.namespace, objects)
     namespace = cluster.get("v1", "Namespace", profile.namespace)
     if namespace is not None and namespace["metadata"].get("deletionTimestamp"):
         wait_gone(cluster, namespace, reporter.info)  # an earlier failed validation's, say

@@ -458,9 +458,10 @@ class Validation:
             dry_runs=len(to_check),
         )
 
-    def check_inputs(self) -> None:
+    def check_inputs(self) -> list[Obj]:
         """Render and value the Secrets (reading stored values, writing nothing)."""
-        self._render(False, LiveState(self.cluster, self.namespace, set()))
+        objects, _ = self._render(False, LiveState(self.cluster, self.namespace, set()))
+        return objects
 
     def _render(self, read_only: bool, live: LiveState) -> tuple[list[Obj], bool]:
         specs = secrets.load_specs(self.project)

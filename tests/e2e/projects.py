@@ -174,9 +174,15 @@ class Result:
 
 
 def deployctl(
-    cluster, project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    cluster,
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    kubeconfig: Path | None = None,
 ) -> Result:
-    """Run the real CLI, as a user or CI would, against the test cluster."""
+    """Run the real CLI, as a user or CI would, against the test cluster (as its admin,
+    unless another `kubeconfig` says who)."""
     command = [
         sys.executable,
         "-m",
@@ -185,7 +191,7 @@ def deployctl(
         "--project",
         str(project),
         "--kubeconfig",
-        str(cluster.kubeconfig),
+        str(kubeconfig or cluster.kubeconfig),
     ]
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DEPLOYCTL_ENV", None)
