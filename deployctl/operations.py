@@ -178,9 +178,17 @@ def _run(
             objects=applied,
             pins=prepared.pins,
         )
-        releases.save(
-            cluster, profile.namespace, revision, profile.keep_revisions, prepared.revisions
-        )
+        try:
+            releases.save(
+                cluster, profile.namespace, revision, profile.keep_revisions, prepared.revisions
+            )
+        except DeployctlError as error:
+            # Its outcome is unknown (the write may have landed): exit 2 would promise
+            # that nothing was written. A record left pending is settled by the next deploy.
+            raise DeployFailed(
+                f"could not record revision {revision.number} before deploying: {error}; "
+                "nothing else was changed, and the next deploy settles the record"
+            ) from None
     reporter.start([name for wave in prepared.plan.waves for name in wave])
     try:
         executed = deploy.execute(prepared)
