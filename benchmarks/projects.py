@@ -22,30 +22,12 @@ from typing import Any
 
 import yaml
 
+from deployctl.plan import COMPONENT_LABEL, FOUNDATION_KINDS
+
 REPO = Path(__file__).resolve().parents[1]
 # The profile's namespace while rendering; replaced by each run's namespace.
 NAMESPACE_TOKEN = "bench-namespace-token"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-# As deployctl's plan.py: applied first, in this order; so is anything without a component.
-FOUNDATION_KINDS = (
-    "Namespace",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "StorageClass",
-    "ResourceQuota",
-    "LimitRange",
-    "NetworkPolicy",
-    "ServiceAccount",
-    "Secret",
-    "ConfigMap",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Role",
-    "RoleBinding",
-    "PersistentVolumeClaim",
-    "Service",
-    "IngressClass",
-)
+# The kubectl workflow applies in deployctl's own order: the foundation first (plan.py).
 # What `kubectl rollout status` waits for, and what starts a level on the critical path.
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "DaemonSet")
 COMPONENT_KIND_ORDER = (*WORKLOAD_KINDS, "HorizontalPodAutoscaler", "PodDisruptionBudget")
