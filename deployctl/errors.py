@@ -10,6 +10,7 @@ class ExitStatus(IntEnum):
     FAILED = 1  # the cluster was changed, then something failed
     NOTHING_CHANGED = 2  # bad input, configuration, validation, unreachable cluster
     LOCKED = 3
+    NOT_RESTORED = 4  # a rollout failed and its automatic rollback did not restore the cluster
     INTERRUPTED = 130
     TERMINATED = 143
 

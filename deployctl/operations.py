@@ -582,12 +582,24 @@ def rollout(
                 record=False,
             )
         except DeployctlError as error:
-            if error.exit_status != ExitStatus.NOTHING_CHANGED:
-                raise
-            raise DeployFailed(
+            running = _running_images(cluster, profile.namespace, objects, component)
+            raise NotRestored(
                 f"rollout of {component} to {version} failed ({failure}), and restoring "
-                f"revision {current.number} failed too: {error}"
+                f"revision {current.number} failed too: {error}; {component} runs {running} "
+                f"— see `deployctl status -e {profile.name}`"
             ) from None
+        if restored.status != ExitStatus.OK:
+            running = _running_images(cluster, profile.namespace, objects, component)
+            failed_again = next(
+                (r.message for r in restored.results.values() if r.state == "failed"), ""
+            )
+            reporter.info(
+                f"rollout of {component} to {version} failed: {failure}; restoring revision "
+                f"{current.number} did not become healthy either: {failed_again}; "
+                f"{component} runs {running}"
+            )
+            document = {**outcome.document, "result": "not-restored", "restored": restored.document}
+            return ExitStatus.NOT_RESTORED, document
         if outcome.revision is not None:
             outcome.revision.result = "rolled-back"
             outcome.revision.note = failure
@@ -595,15 +607,35 @@ def rollout(
             # The cluster runs the previous revision again.
             current.result = "deployed"
             releases.save(cluster, profile.namespace, current, profile.keep_revisions)
-        state = "healthy again" if restored.status == ExitStatus.OK else "NOT healthy"
         reporter.info(
             f"rollout of {component} to {version} failed: {failure}; rolled back to "
-            f"revision {current.number}, which is {state}"
+            f"revision {current.number}, which is healthy again"
         )
         document = {**outcome.document, "result": "rolled-back", "restored": restored.document}
         return ExitStatus.FAILED, document
 
     return _with_lock(target, reporter, "rollout", work)
+
+
+class NotRestored(DeployctlError):
+    """A rollout failed and its automatic rollback did not restore the cluster (exit 4)."""
+
+    exit_status = ExitStatus.NOT_RESTORED
+
+
+def _running_images(cluster, namespace: str, objects: list[dict], component: str) -> str:
+    """What the component's workloads run now, as the cluster says (for the on-call)."""
+    found = []
+    for obj in releases.component_objects(objects, component):
+        if not containers_of(obj):
+            continue
+        try:
+            live = cluster.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        except DeployctlError:
+            live = None
+        images = [c["image"] for c in containers_of(live or {})] or ["(unknown)"]
+        found.append(f"{obj['metadata']['name']}={','.join(images)}")
+    return "; ".join(found) or "(nothing)"
 
 
 # -- rollback ---------------------------------------------------------------------------

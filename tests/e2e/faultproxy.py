@@ -39,6 +39,7 @@ class Fault:
     path: str = ".*"
     times: int = 1_000_000  # how many requests it hits at most
     every: int = 1  # hit one matching request in `every`
+    after: int = 0  # let the first `after` matching requests through
     status: int = 503
     retry_after: str | None = None
     seconds: float = 2.0
@@ -51,7 +52,7 @@ class Fault:
         if not (re.fullmatch(self.method, method) and re.search(self.path, path)):
             return False
         self.seen += 1
-        if (self.seen - 1) % self.every:
+        if self.seen <= self.after or (self.seen - self.after - 1) % self.every:
             return False
         self.fired += 1
         return True

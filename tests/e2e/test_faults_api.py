@@ -169,3 +169,32 @@ def test_a_record_that_cannot_be_saved_is_exit_1_and_settled_by_the_next_deploy(
     assert kube.list("apps/v1", "Deployment") == []  # nothing else was written
     assert following.code == 0, following.stderr
     assert records(cluster, project) == ["interrupted", "deployed"]
+
+
+def test_an_automatic_rollback_that_does_not_restore_is_exit_4_naming_what_runs(
+    proxy, tmp_path, kube, cluster, image, project
+):
+    project.write(stack(image), ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    # The rollout's dry run and apply go through; every write after them is refused.
+    proxy.script(Fault("status", status=503, method="PATCH", path=r"/deployments/web", after=2))
+    try:
+        result = through(
+            proxy,
+            tmp_path,
+            cluster,
+            project,
+            "rollout",
+            "web",
+            "v1-crashloop",
+            "-e",
+            "test",
+            "--timeout",
+            "30s",
+        )
+    finally:
+        proxy.script()
+
+    assert settled(result, kube, cluster, project, codes=(4,)) == ["deployed", "failed"]
+    assert "restoring revision 1 failed too" in result.stderr
+    assert f"web runs web={image('v1-crashloop')}" in result.stderr
