@@ -40,3 +40,28 @@ def test_a_control_plane_restart_while_a_wave_waits_ends_in_a_healthy_deploy(
         assert deployment["status"].get("availableReplicas") == 1
     assert kube.get("apps/v1", "StatefulSet", "db")["status"].get("readyReplicas") == 1
     assert history(cluster, project) == [("up", "deployed")]
+
+
+def test_four_environments_deploy_to_one_cluster_at_once_each_under_its_own_lock(
+    tmp_path, client, cluster, image
+):
+    namespaces = client.resources.get(api_version="v1", kind="Namespace")
+    names = [f"t-four-{i}-{tmp_path.name[-5:].lower().replace('_', '-')}" for i in range(4)]
+    projects = []
+    for index, namespace in enumerate(names):
+        namespaces.create(
+            body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        )
+        project = Project(tmp_path / f"env{index}", "test", namespace, cluster.context)
+        project.write(stack(image, db_delay="3s"), ORDER)
+        projects.append(project)
+    try:
+        running = [start_up(cluster, project) for project in projects]
+        done = [process.communicate(timeout=300) for process in running]
+    finally:
+        for namespace in names:
+            namespaces.delete(name=namespace)
+
+    for process, (_, err) in zip(running, done, strict=True):
+        assert process.returncode == 0, err
+        assert "locked by" not in err
