@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -518,6 +519,9 @@ class Cluster:
         except _CONNECTION_ERRORS:
             return
         try:
+            if response.status in RETRYABLE_STATUS:  # throttled or failing: the caller resumes
+                self._back_off(response.status, response.headers)
+                return
             if response.status != 200:
                 raise _translate(StatusError(response.status, response.read()), f"watch {kind}")
             for line in _lines(response):
@@ -526,6 +530,8 @@ class Cluster:
                 if kind_ == "ERROR":
                     if obj.get("code") == 410:
                         raise Gone(f"watch {kind}: resourceVersion expired", 410, obj)
+                    if obj.get("code") in RETRYABLE_STATUS:
+                        return
                     raise KubeError(f"watch {kind}: {obj.get('message')}", obj.get("code"), obj)
                 yield kind_, obj
         except _CONNECTION_ERRORS:
@@ -533,6 +539,13 @@ class Cluster:
         finally:
             response.close()  # a watch left mid-stream must not go back to the pool as is
             response.release_conn()
+
+    def _back_off(self, status: int, headers: Any) -> None:
+        """A watch refused for load: wait as the server asks (Retry-After), bounded."""
+        if status == 429:
+            self.limit.throttled()
+        retry_after = str(headers.get("Retry-After") or "")
+        time.sleep(min(float(retry_after), 10.0) if retry_after.isdigit() else 1.0)
 
     # -- writes ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ after a few seconds, and 410 Gone on a re-watch. Built on aiohttp.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import ssl
 import threading
@@ -127,7 +128,9 @@ class FaultProxy:
         )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Faults close connections under aiohttp's feet: its complaints are expected.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -139,7 +142,7 @@ class FaultProxy:
             await self._runner.cleanup()
             await self._session.close()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

@@ -18,8 +18,8 @@ LIFE_CYCLE_FAULTS = {
     ],
     "connection resets": [Fault("reset", every=6)],
     "watches cut, 410 on re-watch": [
-        Fault("cut-watch", path=r"watch=true", seconds=2),
         Fault("gone", path=r"watch=true.*resourceVersion=\d", every=2),
+        Fault("cut-watch", path=r"watch=true", seconds=2),
     ],
     "2 s latency spikes": [Fault("delay", seconds=2, every=12)],
 }
@@ -136,13 +136,14 @@ def test_faults_aimed_at_the_lock_the_records_and_the_prune(
     proxy.script(fault)
     try:
         first = through(proxy, tmp_path, cluster, project, "up", "test")
+        after_first = settled(first, kube, cluster, project)
         without_web = [o for o in stack(image) if o["metadata"]["name"] != "web"]
         project.write(without_web, {"db": [], "api": ["db"]})
         pruning = through(proxy, tmp_path, cluster, project, "up", "test")
     finally:
         proxy.script()
 
-    assert settled(first, kube, cluster, project) == ["deployed"]
+    assert after_first == ["deployed"]
     assert "lost the deploy lock" not in first.stderr and "took over" not in first.stderr
     assert settled(pruning, kube, cluster, project)[-1] == "deployed"
     assert kube.get("apps/v1", "Deployment", "web") is None
@@ -162,11 +163,12 @@ def test_a_record_that_cannot_be_saved_is_exit_1_and_settled_by_the_next_deploy(
         refused = through(proxy, tmp_path, cluster, project, "up", "test")
     finally:
         proxy.script()
+    written = kube.list("apps/v1", "Deployment")
     following = deployctl(cluster, project.root, "up", "test")
 
     assert refused.code == 1, refused.stderr  # not 2: the record may have been written
     assert "could not record revision 1" in refused.stderr and "Traceback" not in refused.stderr
-    assert kube.list("apps/v1", "Deployment") == []  # nothing else was written
+    assert written == []  # nothing else was written
     assert following.code == 0, following.stderr
     assert records(cluster, project) == ["interrupted", "deployed"]
 
