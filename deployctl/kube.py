@@ -525,7 +525,10 @@ class Cluster:
             if response.status != 200:
                 raise _translate(StatusError(response.status, response.read()), f"watch {kind}")
             for line in _lines(response):
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    return  # cut mid-event: the caller resumes from the last version
                 kind_, obj = event.get("type"), event.get("object") or {}
                 if kind_ == "ERROR":
                     if obj.get("code") == 410:

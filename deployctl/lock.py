@@ -7,10 +7,10 @@ settled by reading the Lease again: a write whose answer was lost and that was
 sent again meets itself, and the Lease still names this holder.
 
 A second deploy judges a held Lease by the API server's clock: live until
-renewTime + duration (exit 3 at once), expired after (taken over). Where the
-holder's clock runs ahead of the server's, it falls back to its own clock: a
-Lease that has not moved for its whole duration. A holder that cannot renew
-within the duration marks itself lost and stops writing.
+renewTime + duration, which is exit 3 at once. It takes a Lease over only once
+that clock says it expired (or cannot say: the holder's clock runs ahead) and
+it has itself seen the Lease not move for its whole duration. A holder that
+cannot renew within the duration marks itself lost and stops writing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +48,8 @@ def _now() -> str:
 
 
 def identity(action: str) -> str:
-    return f"{user_at_host()} pid {os.getpid()} ({action})"
+    """Who holds the lock; the token tells apart two pid 1s of containers on one host."""
+    return f"{user_at_host()} pid {os.getpid()}.{uuid.uuid4().hex[:6]} ({action})"
 
 
 class DeployLock:
@@ -89,6 +91,7 @@ class DeployLock:
         has not moved for its whole duration.
         """
         deadline = time.monotonic() + wait
+        first: str | None = None  # the resourceVersion first read: a change means a live holder
         seen: tuple[str, float] | None = None  # (resourceVersion, when it was first seen)
         while True:
             lease = self._read()
@@ -107,13 +110,15 @@ class DeployLock:
                 continue
             version = lease["metadata"]["resourceVersion"]
             now = time.monotonic()
+            first = first or version
             if seen is None or seen[0] != version:
                 seen = (version, now)
             duration = spec.get("leaseDurationSeconds") or self.duration
             expired = lease_expired(spec, duration, self.cluster.server_time())
-            if expired is None:  # clocks disagree: watch it on ours
-                expired = now - seen[1] >= duration
-            if expired:
+            # Taking over needs more than the server's clock: a holder whose own clock runs
+            # behind stamps renewals that look old. Only a Lease that has not moved for its
+            # whole duration, watched here, is a dead holder's.
+            if expired is not False and now - seen[1] >= duration:
                 if self._take(lease):
                     self.say(
                         f"took over the lock from {holder}: its lease was not renewed for "
@@ -121,7 +126,9 @@ class DeployLock:
                     )
                     return
                 continue
-            if now >= deadline:
+            # Live by the server's clock, or seen renewed, or not to be told: exit 3 at once
+            # (or when --wait-lock runs out). Expired and not moving: watch it die.
+            if (expired is not True or version != first) and now >= deadline:
                 raise Locked(_locked_message(spec, self.name))
             time.sleep(0.5)
 
@@ -191,7 +198,7 @@ class DeployLock:
                     if self._stop.is_set():
                         return
                     self.lease = self._renew()
-                last_success = self.renewed_at = time.monotonic()
+                last_success = self.renewed_at
             except KubeError as error:
                 if error.status == 404 or time.monotonic() - last_success >= self.duration:
                     self.say(f"lost the deploy lock {self.name}: {error}; stopping all writes")
@@ -206,8 +213,11 @@ class DeployLock:
         """
         body = dict(self.lease or {})
         body["spec"] = {**body["spec"], "renewTime": _now()}
+        sent = time.monotonic()  # fresh from when it was stamped, not from when it landed
         try:
-            return self.cluster.replace(body)
+            renewed = self.cluster.replace(body)
+            self.renewed_at = sent
+            return renewed
         except KubeError as error:
             if error.status != 409:
                 raise
@@ -218,6 +228,7 @@ class DeployLock:
                     f"{((current or {}).get('spec') or {}).get('holderIdentity') or 'nobody'}",
                     404,
                 ) from None
+            self.renewed_at = sent
             return current
 
     def check(self) -> None:

@@ -196,9 +196,12 @@ class ClusterView:
                 except Gone:
                     items, version = self.cluster.list(*key, self.namespace)  # list again
                     self._store(key, items)
-        except KubeError as error:
+        except Exception as error:  # the waiter must hear of it, or the cache freezes silently
+            failure = (
+                error if isinstance(error, KubeError) else KubeError(f"watch {key[1]}: {error}")
+            )
             with self.changed:
-                self._errors.append(error)
+                self._errors.append(failure)
                 self.changed.notify_all()
 
     def _follow(self, key: Kind, version: str) -> str:

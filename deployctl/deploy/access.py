@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployctl.errors import ConfigError
-from deployctl.kube import Cluster
+from deployctl.kube import Cluster, NotServed
 
 Obj = dict[str, Any]
 # Every verb a deploy uses on the objects it manages: read them in bulk, watch
@@ -51,13 +51,33 @@ def needs_for(cluster: Cluster, objects: Iterable[Obj]) -> list[Need]:
     for group, resource, verbs in OWN_NEEDS:
         for verb in verbs:
             found[(group, resource, verb, "")] = Need(group, resource, verb)
+    objects = list(objects)
+    defined = _defined_by_crds(objects)
     for obj in objects:
-        kind = cluster.resource(obj["apiVersion"], obj["kind"])
         group = obj["apiVersion"].rpartition("/")[0]
-        name = "" if kind.namespaced else obj["metadata"]["name"]
-        for verb in OBJECT_VERBS if kind.namespaced else ("get", "patch"):
-            found[(group, kind.plural, verb, name)] = Need(group, kind.plural, verb, name)
+        try:
+            kind = cluster.resource(obj["apiVersion"], obj["kind"])
+            plural, namespaced = kind.plural, kind.namespaced
+        except NotServed:
+            if (group, obj["kind"]) not in defined:
+                continue  # validation says what is wrong with it
+            plural, namespaced = defined[(group, obj["kind"])]  # its CRD comes with it
+        name = "" if namespaced else obj["metadata"]["name"]
+        for verb in OBJECT_VERBS if namespaced else ("get", "patch"):
+            found[(group, plural, verb, name)] = Need(group, plural, verb, name)
     return list(found.values())
+
+
+def _defined_by_crds(objects: list[Obj]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(group, kind) -> (plural, namespaced) for the CRDs among the objects."""
+    defined = {}
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        if obj.get("kind") == "CustomResourceDefinition":
+            names = spec.get("names") or {}
+            key = (spec.get("group", ""), names.get("kind", ""))
+            defined[key] = (names.get("plural", ""), spec.get("scope") != "Cluster")
+    return defined
 
 
 def _allows(rule: Obj, need: Need) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from deployctl.deploy.prepare import Change, Key, object_key
 from deployctl.errors import DeployctlError, ExitStatus
-from deployctl.kube import Cluster, NotFound, ref
+from deployctl.kube import Cluster, KubeError, NotFound, ref
 from deployctl.report import Reporter
 
 Obj = dict[str, Any]
@@ -81,14 +81,25 @@ class Actions:
         self.guard()
         self.cluster.apply(scale, manager=INITIAL_REPLICAS_MANAGER)
 
-    def replace_pod(self, name: str) -> None:
-        """Delete a pod stuck on a failed revision, once: its controller makes a new one."""
+    def replace_pod(self, name: str, uid: str) -> None:
+        """Delete a pod stuck on a failed revision, once: its controller makes a new one.
+
+        The uid precondition keeps a retried delete off the replacement, which
+        has the same name.
+        """
         with self._lock:
             if name in self.replaced:
                 return
             self.replaced.add(name)
-        self.guard()
-        self.cluster.delete("v1", "Pod", name, self.namespace)
+        try:
+            self.guard()
+            self.cluster.delete("v1", "Pod", name, self.namespace, preconditions={"uid": uid})
+        except KubeError as error:
+            if error.status != 409:  # 409: it is gone already, replaced
+                with self._lock:
+                    self.replaced.discard(name)  # judged again, tried again
+                self.reporter.info(f"could not replace pod {name}: {error}")
+            return
         self.reporter.info(f"replaced pod {name}, stuck on a failed revision")
 
     def prune(self, objects: list[Obj]) -> None:

@@ -101,6 +101,8 @@ class Execution:
             phases["components"] = round(time.monotonic() - began - phases["foundation"], 3)
         except BaseException:
             self.actions.halt()  # Ctrl-C, SIGTERM, a lost lock: no apply still queued may write
+            # Writes already in flight finish before the caller may release the lock.
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
             self.view.stop()
@@ -208,9 +210,9 @@ class Execution:
         ]
         self._remember_workloads(name)
         for verdict in verdicts:
-            for pod in verdict.replace:
+            for pod, uid in verdict.replace:
                 if pod not in self.actions.replaced:
-                    pool.submit(self.actions.replace_pod, pod)
+                    pool.submit(self.actions.replace_pod, pod, uid)
         result = self.results[name]
         if failed := next((v for v in verdicts if v.failed), None):
             self._move(name, State.FAILED, f"{name}: {failed.message}", self._details(failed))
@@ -302,6 +304,9 @@ class Execution:
         found = {}
         for change in self.prepared.changes:
             obj = change.obj
+            applied = object_key(obj) in self.actions.applied
+            if not applied and change.action != "unchanged":
+                continue  # never reached (its component did not start): not known to match
             name = obj["metadata"]["name"]
             live = (
                 self.view.get(obj["apiVersion"], obj["kind"], name)

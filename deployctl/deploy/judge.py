@@ -45,7 +45,7 @@ class Expectations:
 class Verdict:
     status: health.HealthStatus
     pod: Obj | None = None  # the pod a failure is about: its events and logs are shown
-    replace: tuple[str, ...] = field(default=())  # pods the executor should delete
+    replace: tuple[tuple[str, str], ...] = field(default=())  # (name, uid) of pods to delete
 
     @property
     def healthy(self) -> bool:
@@ -119,7 +119,7 @@ def current_pods(workload: Obj, snapshot: Snapshot) -> list[Obj]:
     return pods
 
 
-def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[str, ...]:
+def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[tuple[str, str], ...]:
     """StatefulSet pods left broken on an older revision.
 
     The StatefulSet controller waits for them to become Ready before it rolls
@@ -129,7 +129,7 @@ def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[str, ...]:
         return ()
     update = (statefulset.get("status") or {}).get("updateRevision")
     return tuple(
-        pod["metadata"]["name"]
+        (pod["metadata"]["name"], pod["metadata"].get("uid", ""))
         for pod in snapshot.owned_by("v1", "Pod", statefulset["metadata"].get("uid", ""))
         if _revision_hash(pod) not in (None, update)
         and not pod["metadata"].get("deletionTimestamp")

@@ -182,7 +182,7 @@ def deployctl(
     kubeconfig: Path | None = None,
 ) -> Result:
     """Run the real CLI, as a user or CI would, against the test cluster (as its admin,
-    unless another `kubeconfig` says who)."""
+    unless another `kubeconfig` says who). `render` talks to no cluster: no kubeconfig."""
     command = [
         sys.executable,
         "-m",
@@ -190,8 +190,11 @@ def deployctl(
         *args,
         "--project",
         str(project),
-        "--kubeconfig",
-        str(kubeconfig or cluster.kubeconfig),
+        *(
+            ()
+            if args[:1] == ("render",)
+            else ("--kubeconfig", str(kubeconfig or cluster.kubeconfig))
+        ),
     ]
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DEPLOYCTL_ENV", None)

@@ -212,7 +212,7 @@ def test_a_statefulset_pod_stuck_on_a_failed_revision_is_named_for_replacement()
     restoring = judge(live, snapshot, Expectations(replace_stuck_pods=True), NOW)
     deploying = judge(live, snapshot, Expectations(), NOW)
 
-    assert restoring.replace == ("db-0",)
+    assert restoring.replace == (("db-0", "db-0"),)  # name and uid: a retry spares its successor
     assert deploying.replace == ()  # only a rollback replaces pods
     assert not restoring.failed  # the stuck pod is on the old revision: not this one's failure
 

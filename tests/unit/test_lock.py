@@ -97,9 +97,10 @@ def test_a_live_lease_is_exit_3_at_once_naming_its_holder() -> None:
 def test_a_lease_expired_by_the_servers_clock_is_taken_over_saying_so() -> None:
     said: list[str] = []
     store = Leases(held_by("crashed@laptop pid 3 (deploy to)", NOW - timedelta(seconds=40)))
+    store.lease["spec"]["leaseDurationSeconds"] = 1
     mine = lock(store, said)
 
-    mine.acquire()
+    mine.acquire()  # expired, and it does not move while watched for its duration: dead
     mine.release()
 
     assert store.lease is None  # released again
