@@ -85,7 +85,7 @@ def _kustomize_build(overlay: Path) -> list[Obj]:
         objects = [doc for doc in yaml.load_all(result.stdout, Loader=_LOADER) if doc]
     except yaml.YAMLError as error:
         raise ConfigError(f"{overlay}: kustomize produced invalid YAML: {error}") from None
-    if digest:
+    if digest and rendercache.key(overlay, command) == digest:  # no file changed meanwhile
         rendercache.store(digest, objects)
     return objects
 

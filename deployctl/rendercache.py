@@ -4,8 +4,8 @@ kustomize takes most of a second over a few hundred objects, and gives the
 same output for the same files. The key is a digest of every file under the
 `manifests/` folder that holds the overlay, the overlay's place in it, and
 the kustomize binary. The cache is used only where that digest surely covers
-every input: no remote bases, no paths that leave `manifests/`, and no
-plugins (generators, transformers, validators, Helm charts), whose output may
+every input: no remote bases, no paths that leave `manifests/`, no symbolic
+links, and no plugins (generators, transformers, validators, Helm charts), whose output may
 depend on more than files. Anything else renders every time.
 """
 
@@ -82,8 +82,12 @@ def key(overlay: Path, kustomize: list[str]) -> str | None:
     digest.update(str(overlay.resolve().relative_to(tree)).encode())
     for folder, dirs, files in os.walk(tree):
         dirs.sort()
+        if any((Path(folder) / d).is_symlink() for d in dirs):
+            return None  # its files may live anywhere: not in the key
         for name in sorted(files):
             path = Path(folder) / name
+            if path.is_symlink():
+                return None
             if name in KUSTOMIZATION_FILES and not _self_contained(tree, path):
                 return None
             try:

@@ -90,3 +90,12 @@ def test_image_names_and_labels_with_slashes_do_not_count_as_paths(tmp_path, kus
     )
 
     assert rendercache.key(overlay, [os.environ["DEPLOYCTL_KUSTOMIZE"]]) is not None
+
+
+def test_a_symbolic_link_in_the_manifests_turns_the_cache_off(tmp_path, kustomize) -> None:
+    overlay = project(tmp_path / "p")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (tmp_path / "p" / "manifests" / "common").symlink_to(shared)
+
+    assert rendercache.key(overlay, [os.environ["DEPLOYCTL_KUSTOMIZE"]]) is None
