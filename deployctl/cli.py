@@ -46,13 +46,18 @@ def _root(
     pass
 
 
-ENV_ARG = typer.Argument(..., help="Environment to deploy (a profile in environments/).")
-ENV_OPT = typer.Option(None, "--env", "-e", envvar="DEPLOYCTL_ENV", help="Environment.")
+ENV_ARG = typer.Argument(
+    ..., metavar="ENV", help="Environment to deploy (a profile in environments/)."
+)
+ENV_OPT = typer.Option(
+    None, "--env", "-e", envvar="DEPLOYCTL_ENV", metavar="ENV", help="Environment."
+)
 
 
 PROJECT = typer.Option(
     None,
     "--project",
+    metavar="DIR",
     help="The deployctl project (a folder with environments/); default: the nearest one above.",
 )
 SHOW_SECRETS = typer.Option(
@@ -81,14 +86,20 @@ def _project(explicit: Path | None) -> Path:
 def render(
     env: str = ENV_ARG,
     project: Path | None = PROJECT,
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", metavar="NAMESPACE", help="Namespace (default: the profile's)."
+    ),
     show_secrets: bool = SHOW_SECRETS,
 ) -> None:
     """Print the rendered objects as YAML, in apply order (Secret values masked)."""
+    import dataclasses
 
     from deployctl import plan, profile, render, secrets
 
     root = _project(project)
     prof = profile.load_profile(root, env)
+    if namespace:
+        prof = dataclasses.replace(prof, namespace=namespace)
     values = None
     if show_secrets:
         specs = secrets.load_specs(root)
@@ -99,21 +110,33 @@ def render(
 
 
 KUBECONFIG_OPT = typer.Option(
-    None, "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file(s), as kubectl."
+    None,
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    metavar="FILE",
+    help="Kubeconfig file(s), as kubectl.",
 )
 CONTEXT_OPT = typer.Option(
-    None, "--context", help="Kube context (default: the one the profile names)."
+    None, "--context", metavar="NAME", help="Kube context (default: the one the profile names)."
 )
-NAMESPACE_OPT = typer.Option(None, "--namespace", "-n", help="Namespace (default: the profile's).")
-OUTPUT_OPT = typer.Option("text", "--output", "-o", help="text, or json: one report on stdout.")
+NAMESPACE_OPT = typer.Option(
+    None, "--namespace", "-n", metavar="NAMESPACE", help="Namespace (default: the profile's)."
+)
+OUTPUT_OPT = typer.Option(
+    "text", "--output", "-o", metavar="text|json", help="text, or json: one report on stdout."
+)
 YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 TIMEOUT_OPT = typer.Option(
-    None, "--timeout", help="How long to wait for each component (e.g. 90s, 5m)."
+    None,
+    "--timeout",
+    metavar="DURATION",
+    help="How long to wait for each component (e.g. 90s, 5m).",
 )
 DEFAULT_LOCK_WAIT = "10m"
 WAIT_LOCK_OPT = typer.Option(
     None,
     "--wait-lock",
+    metavar="[DURATION]",
     help=f"Wait for another deploy's lock (alone: up to {DEFAULT_LOCK_WAIT}; or a duration).",
 )
 
@@ -227,11 +250,15 @@ def up(
 
 @app.command()
 def rollout(
-    component: str = typer.Argument(..., help="Component whose image changes."),
-    version: str = typer.Argument(..., help="A tag (v2.0.1) or a full image reference."),
+    component: str = typer.Argument(
+        ..., metavar="COMPONENT", help="Component whose image changes."
+    ),
+    version: str = typer.Argument(
+        ..., metavar="VERSION", help="A tag (v2.0.1) or a full image reference."
+    ),
     env: str | None = ENV_OPT,
     container: str | None = typer.Option(
-        None, "--container", help="The container, when the component has several."
+        None, "--container", metavar="NAME", help="The container, when the component has several."
     ),
     no_rollback: bool = typer.Option(
         False, "--no-rollback", help="On failure keep the failed state, for debugging."
@@ -264,10 +291,13 @@ def rollout(
 
 @app.command()
 def rollback(
-    component: str | None = typer.Argument(None, help="Only this component."),
+    component: str | None = typer.Argument(None, metavar="COMPONENT", help="Only this component."),
     env: str | None = ENV_OPT,
     to_revision: int | None = typer.Option(
-        None, "--to-revision", help="Restore this revision (default: the newest that differs)."
+        None,
+        "--to-revision",
+        metavar="N",
+        help="Restore this revision (default: the newest that differs).",
     ),
     project: Path | None = PROJECT,
     kubeconfig: str | None = KUBECONFIG_OPT,
@@ -371,10 +401,13 @@ def _finish(output: str, run, text=None, live: bool = True) -> None:
     raise typer.Exit(int(code))
 
 
-CLUSTER_NAME = typer.Option("deployctl", "--name", help="Name of the local cluster.")
+CLUSTER_NAME = typer.Option(
+    "deployctl", "--name", metavar="NAME", help="Name of the local cluster."
+)
 KUBECONFIG = typer.Option(
     None,
     "--kubeconfig",
+    metavar="FILE",
     help="Kubeconfig file to add the cluster's context to (default: as kubectl does).",
 )
 
@@ -393,10 +426,14 @@ def cluster_up(
     name: str = CLUSTER_NAME,
     kubeconfig: Path | None = KUBECONFIG,
     pod_ready_delay: float = typer.Option(
-        1.0, "--pod-ready-delay", min=0.0, help="Seconds before a started pod turns Ready."
+        1.0,
+        "--pod-ready-delay",
+        min=0.0,
+        metavar="SECONDS",
+        help="Seconds before a started pod turns Ready.",
     ),
     pods_per_node: int = typer.Option(
-        110, "--pods-per-node", min=1, help="Pod capacity of each of the three nodes."
+        110, "--pods-per-node", min=1, metavar="N", help="Pod capacity of each of the three nodes."
     ),
 ) -> None:
     """Start the local cluster (building its binaries on first use); print its context."""

@@ -120,3 +120,24 @@ def test_a_kubeconfig_that_is_not_yaml_or_not_there_is_named_in_one_line(tmp_pat
         assert result.returncode == 2, result.stderr
         assert str(kubeconfig) in result.stderr and says in result.stderr
         assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_option_help_names_what_each_flag_takes_without_type_noise() -> None:
+    text = run("up", "--help").stdout
+
+    for shown in ("--timeout DURATION", "--kubeconfig FILE", "--context NAME", "text|json"):
+        assert shown in text
+    options = text.split("Options:", 1)[1]
+    assert "<str>" not in options and "<path>" not in options and "TEXT" not in options
+
+
+def test_render_takes_a_namespace_as_the_cluster_commands_do() -> None:
+    import yaml
+
+    result = run("render", "dev", "-n", "elsewhere")
+
+    assert result.returncode == 0, result.stderr
+    objects = [o for o in yaml.safe_load_all(result.stdout) if o]
+    namespaced = [o for o in objects if o["metadata"].get("namespace")]
+    assert namespaced and {o["metadata"]["namespace"] for o in namespaced} == {"elsewhere"}
+    assert any(o["kind"] == "Namespace" and o["metadata"]["name"] == "elsewhere" for o in objects)
