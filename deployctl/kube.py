@@ -449,9 +449,6 @@ class Cluster:
         with self._discovering:
             self._resources = None
 
-    def server_version(self) -> str:
-        return self.request("version", "get", "GET", "/version").get("gitVersion", "")
-
     # -- reads -------------------------------------------------------------------------
 
     def get(

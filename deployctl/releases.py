@@ -227,8 +227,3 @@ def save(
             cluster.delete("v1", "Secret", record_name(stale.environment, stale.number), namespace)
             if known is not None:
                 known.remove(stale)
-
-
-def next_number(cluster: Cluster, namespace: str, environment: str) -> int:
-    revisions = history(cluster, namespace, environment)
-    return revisions[-1].number + 1 if revisions else 1
