@@ -18,6 +18,16 @@ Obj = dict[str, Any]
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 # How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
 SCALE_UP_GRACE = 600.0
+# How long a pod may wait for its claims to be bound: a provisioner creating a disk,
+# or a control plane catching up after a restart. A provisioner that reports a
+# failure (event ProvisioningFailed) ends the wait at the usual grace.
+VOLUME_BINDING_GRACE = 120.0
+# The scheduler's reasons that mean "the claims are not bound yet", not "no node fits".
+VOLUME_BINDING_REASONS = (
+    "unbound immediate PersistentVolumeClaims",
+    "waiting for first consumer",
+    "persistentvolumeclaim",
+)
 
 
 class Snapshot(Protocol):
@@ -82,6 +92,8 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
         grace = expect.unschedulable_grace
         if scale_up_triggered(pod, snapshot):
             grace = max(grace, SCALE_UP_GRACE)  # nodes are on their way
+        elif binding_volumes(pod, snapshot):
+            grace = max(grace, VOLUME_BINDING_GRACE)  # its disks are on their way
         if problem := health.pod_problem(pod, now=now, unschedulable_grace=grace):
             return Verdict(health.failed(f"{kind} {name}: {problem}"), pod, replace)
     if status.failed:
@@ -146,6 +158,25 @@ def scale_up_triggered(pod: Obj, snapshot: Snapshot) -> bool:
     return any(
         event.get("reason") == "TriggeredScaleUp"
         for event in snapshot.events_about(pod["metadata"]["name"])
+    )
+
+
+def binding_volumes(pod: Obj, snapshot: Snapshot) -> bool:
+    """The pod waits for its PersistentVolumeClaims to be bound, and no provisioner said
+    it cannot: the scheduler retries once they are."""
+    scheduled = health.condition(pod, "PodScheduled") or {}
+    message = (scheduled.get("message") or "").lower()
+    if not any(reason.lower() in message for reason in VOLUME_BINDING_REASONS):
+        return False
+    claims = [
+        volume["persistentVolumeClaim"]["claimName"]
+        for volume in (pod.get("spec") or {}).get("volumes") or []
+        if volume.get("persistentVolumeClaim")
+    ]
+    return not any(
+        event.get("reason") == "ProvisioningFailed"
+        for claim in claims
+        for event in snapshot.events_about(claim)
     )
 
 

@@ -32,7 +32,11 @@ def test_a_control_plane_restart_while_a_wave_waits_ends_in_a_healthy_deploy(
     sandbox._kwokctl(tools, "start", "cluster", "--name", name, "--wait", "60s")
     out, err = running.communicate(timeout=240)
 
-    assert running.returncode == 0, err
+    claims = [
+        (c["metadata"]["name"], c.get("spec"), c.get("status"))
+        for c in kube.list("v1", "PersistentVolumeClaim")
+    ]
+    assert running.returncode == 0, f"{err}\nclaims: {claims}"
     assert "Traceback" not in err
     assert json.loads(out)["result"] == "deployed"
     for workload in ("api", "web"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from deployctl.deploy.judge import Expectations, judge
+from deployctl.deploy.judge import VOLUME_BINDING_GRACE, Expectations, judge
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -185,6 +185,29 @@ def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_being_added
     assert judge(live, snapshot, expect, NOW).failed
     snapshot.objects.append(event("TriggeredScaleUp", "a"))
     assert not judge(live, snapshot, expect, NOW).failed
+
+
+def test_a_pod_waiting_for_its_volumes_gets_the_longer_grace_until_provisioning_fails() -> None:
+    live = deployment(ready=0, replicas=1)
+    unbound = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+        "lastTransitionTime": stamp(20),
+    }
+    waiting = pod("a", "rs2", ready=False, conditions=[unbound], phase="Pending")
+    waiting["status"]["containerStatuses"] = []
+    waiting["spec"] = {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "c"}}]}
+    snapshot = Snapshot(live, replica_set("rs2", "2"), waiting)
+    expect = Expectations(unschedulable_grace=15)
+
+    assert not judge(live, snapshot, expect, NOW).failed
+    snapshot.objects.append(event("ProvisioningFailed", "c", kind="PersistentVolumeClaim"))
+    assert judge(live, snapshot, expect, NOW).failed
+    unbound["lastTransitionTime"] = stamp(VOLUME_BINDING_GRACE + 1)
+    snapshot.objects.pop()
+    assert judge(live, snapshot, expect, NOW).failed
 
 
 def statefulset(update: str = "v2") -> dict:
