@@ -23,7 +23,8 @@ from kubetest import Cluster
 
 from deployctl.cluster import sandbox
 
-TEST_CLUSTER = "deployctl-test"
+# DEPLOYCTL_TEST_CLUSTER names the cluster, so that two suites can run side by side.
+TEST_CLUSTER = os.environ.get("DEPLOYCTL_TEST_CLUSTER", "deployctl-test")
 STANDIN_REPOSITORY = "deployctl.local/standin"
 STANDIN_DIR = Path(__file__).parent / "standin"
 # Tags the suite uses; a -pullerror tag is never built, so pulling it fails for real.
