@@ -36,7 +36,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from deployctl import __version__
+from deployctl import __version__, model
 from deployctl.errors import DeployctlError
 
 Obj = dict[str, Any]
@@ -107,10 +107,7 @@ class StatusError(Exception):
         self.headers = headers or {}
 
 
-def ref(obj: Obj) -> str:
-    metadata = obj.get("metadata") or {}
-    name = f"{obj.get('kind', '?')}/{metadata.get('name', '?')}"
-    return f"{name} in namespace {metadata['namespace']}" if metadata.get("namespace") else name
+ref = model.ref  # how messages name an object
 
 
 def _translate(error: StatusError, what: str) -> KubeError:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from deployctl import model
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError
 from deployctl.releases import user_at_host
@@ -173,7 +174,7 @@ class DeployLock:
             "metadata": {
                 "name": self.name,
                 "namespace": self.namespace,
-                "labels": {"app.kubernetes.io/managed-by": "deployctl"},
+                "labels": {model.MANAGED_BY_LABEL: model.MANAGED_BY},
             },
             "spec": {
                 "holderIdentity": self.holder,

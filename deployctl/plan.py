@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployctl.errors import ConfigError
+from deployctl.model import COMPONENT_LABEL
 
 Obj = dict[str, Any]
-COMPONENT_LABEL = "app.kubernetes.io/component"
 
 # Applied before any workload, in this order (kubectl/Helm install order, abridged).
 FOUNDATION_KINDS = (

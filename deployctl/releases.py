@@ -21,13 +21,19 @@ from typing import Any
 
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster
+from deployctl.model import (
+    COMPONENT_LABEL,
+    ENV_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    RECORD_LABEL,
+    RESULT_LABEL,
+    REVISION_LABEL,
+    RevisionResult,
+)
 from deployctl.plan import component_of, containers_of
 
 Obj = dict[str, Any]
-ENV_LABEL = "deployctl.dev/environment"
-RECORD_LABEL = "deployctl.dev/record"
-REVISION_LABEL = "deployctl.dev/revision"
-RESULT_LABEL = "deployctl.dev/result"
 KEEP = 10
 
 
@@ -36,7 +42,7 @@ class Revision:
     number: int
     environment: str
     action: str
-    result: str  # deployed | failed | rolled-back | interrupted | superseded | pending
+    result: str  # a RevisionResult
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     user: str = field(default_factory=lambda: user_at_host())
     images: dict[str, list[str]] = field(default_factory=dict)
@@ -51,7 +57,7 @@ class Revision:
 
     @property
     def successful(self) -> bool:
-        return self.result in ("deployed", "superseded")
+        return RevisionResult(self.result).successful
 
 
 def user_at_host() -> str:
@@ -183,7 +189,7 @@ def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
     return [
         o
         for o in objects
-        if ((o.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component")
+        if ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL)
         == component
     ]
 
@@ -208,7 +214,7 @@ def save(
                 RECORD_LABEL: "revision",
                 REVISION_LABEL: str(revision.number),
                 RESULT_LABEL: revision.result,
-                "app.kubernetes.io/managed-by": "deployctl",
+                MANAGED_BY_LABEL: MANAGED_BY,
             },
         },
         "data": {"release": _encode(revision)},

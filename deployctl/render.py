@@ -19,13 +19,13 @@ from typing import Any
 
 import yaml
 
-from deployctl import rendercache, secrets
+from deployctl import model, rendercache, secrets
 from deployctl.errors import ConfigError
 from deployctl.profile import Profile
 
 Obj = dict[str, Any]
 MASK = secrets.MASK
-COMPONENT_LABEL = "app.kubernetes.io/component"
+COMPONENT_LABEL = model.COMPONENT_LABEL
 
 
 def kustomize_command() -> list[str]:
@@ -210,11 +210,7 @@ def to_yaml(objects: Iterable[Obj]) -> str:
     return yaml.dump_all(list(objects), Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
-def object_ref(obj: Obj) -> str:
-    """kind/name (namespace) — how messages name an object."""
-    metadata = obj.get("metadata") or {}
-    ref = f"{obj.get('kind', '?')}/{metadata.get('name', '?')}"
-    return f"{ref} ({metadata['namespace']})" if metadata.get("namespace") else ref
+object_ref = model.ref  # how messages name an object
 
 
 def _copy(obj: Obj) -> Obj:

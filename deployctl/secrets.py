@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from deployctl import model
 from deployctl.errors import ConfigError
 from deployctl.profile import Profile
 
@@ -27,7 +28,7 @@ MASK = "<masked>"
 GENERATED_LATER = "<generated on first deploy>"
 
 DECLARATION = Path("manifests") / "secrets.yaml"
-GENERATED_ANNOTATION = "deployctl.dev/generated-keys"
+GENERATED_ANNOTATION = model.GENERATED_ANNOTATION
 PART_OF = "ai-agent-orchestrator"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -154,9 +155,9 @@ def secret_objects(
             "name": spec.name,
             "namespace": namespace,
             "labels": {
-                "app.kubernetes.io/part-of": PART_OF,
-                "app.kubernetes.io/name": spec.name,
-                "app.kubernetes.io/component": spec.component,
+                model.PART_OF_LABEL: PART_OF,
+                model.NAME_LABEL: spec.name,
+                model.COMPONENT_LABEL: spec.component,
             },
         }
         if generated and generated.get(spec.name):

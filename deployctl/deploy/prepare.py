@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deployctl import health, plan, releases, render, secrets
+from deployctl import health, model, plan, releases, render, secrets
 from deployctl.errors import ConfigError
 from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, KubeError, NotServed, ref
 from deployctl.plan import containers_of
@@ -34,9 +34,8 @@ from deployctl.profile import Profile
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]
-ENV_LABEL = releases.ENV_LABEL
-MANAGED_BY = "app.kubernetes.io/managed-by"
-NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"}
+ENV_LABEL = model.ENV_LABEL
+MANAGED_BY = model.MANAGED_BY_LABEL
 GONE_TIMEOUT = 120.0  # seconds a namespace may take to be deleted
 IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -562,7 +561,7 @@ class Validation:
         seen: set[Key] = set()
         for old in old_objects:
             key = object_key(old)
-            if key in wanted or key in seen or old["kind"] in NEVER_PRUNED:
+            if key in wanted or key in seen or old["kind"] in model.KEPT_KINDS:
                 continue
             seen.add(key)
             current = live.get(old)

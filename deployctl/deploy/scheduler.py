@@ -9,21 +9,8 @@ started, naming the dependency.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
-
-class State(StrEnum):
-    PENDING = "pending"
-    APPLYING = "applying"
-    WAITING = "waiting"
-    HEALTHY = "healthy"
-    FAILED = "failed"
-    NOT_STARTED = "not-started"
-    STOPPED = "stopped"  # was waiting when the deploy stopped
-
-    @property
-    def finished(self) -> bool:
-        return self in (State.HEALTHY, State.FAILED, State.NOT_STARTED, State.STOPPED)
+from deployctl.model import ComponentState as State
 
 
 class Scheduler:
