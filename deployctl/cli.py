@@ -6,14 +6,36 @@ inside the commands that need them, so `deployctl --help` stays fast.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
 from deployctl import __version__
 from deployctl.errors import DeployctlError, ExitStatus, Terminated
+
+# What the terminal can do, read once at start (--no-color, NO_COLOR, -v fill it in).
+ENVIRONMENT = None
+
+
+def _plain_arguments() -> None:
+    """Arguments read as kubectl's do: `up ENV`, with no `<str>` after a metavar that
+    already says what it takes (typer adds both; it has no switch for them)."""
+    from typer.core import TyperArgument
+
+    def usage_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required or name.startswith("[") else f"[{name}]"
+
+    TyperArgument.display_type_rich = lambda self, ctx: None
+    TyperArgument._usage_display_name = usage_name
+
+
+_plain_arguments()
 
 app = typer.Typer(
     name="deployctl",
@@ -37,13 +59,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(
+    epilog="Documentation: docs/README.md in the project (commands, profiles, "
+    "how up works, revisions, the sandbox, troubleshooting)."
+)
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    no_color: bool = typer.Option(
+        False, "--no-color", help="No colour (also when NO_COLOR is set)."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="One line per changed object, also on a terminal."
+    ),
 ) -> None:
-    pass
+    global ENVIRONMENT
+    from deployctl.present import Environment
+
+    ENVIRONMENT = Environment.detect(no_color=no_color, verbose=verbose)
 
 
 ENV_ARG = typer.Argument(
@@ -106,7 +140,11 @@ def render(
         values, _ = secrets.resolve(specs, prof, os.environ, offline=True)
     objects = render.render_environment(root, prof, values)
     ordered = plan.build_plan(objects, prof.order).apply_order()
-    typer.echo(render.to_yaml(ordered if show_secrets else render.mask_secrets(ordered)), nl=False)
+    if not show_secrets:
+        from deployctl.present import mask_secrets
+
+        ordered = mask_secrets(ordered)
+    typer.echo(render.to_yaml(ordered), nl=False)
 
 
 KUBECONFIG_OPT = typer.Option(
@@ -141,9 +179,48 @@ WAIT_LOCK_OPT = typer.Option(
 )
 
 
+@dataclass
+class ClusterFlags:
+    """The options every command that talks to a cluster takes, declared once."""
+
+    project: Path | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    output: str = "text"
+
+
+CLUSTER_FLAGS = {
+    "project": (Path | None, PROJECT),
+    "kubeconfig": (str | None, KUBECONFIG_OPT),
+    "context": (str | None, CONTEXT_OPT),
+    "namespace": (str | None, NAMESPACE_OPT),
+    "output": (str, OUTPUT_OPT),
+}
+
+
+def cluster_command(func):
+    """Register a command that takes `flags: ClusterFlags` in place of the five options."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "flags"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, (kind, option) in CLUSTER_FLAGS.items()
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs):
+        flags = ClusterFlags(**{name: kwargs.pop(name) for name in CLUSTER_FLAGS})
+        return func(flags=flags, **kwargs)
+
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared
+    command.__signature__ = signature.replace(parameters=parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    return app.command()(command)
+
+
 def _options(
-    kubeconfig: str | None,
-    context: str | None,
+    flags: ClusterFlags,
     timeout: str | None = None,
     force_conflicts: bool = False,
     adopt: bool = False,
@@ -163,13 +240,28 @@ def _options(
             raise ConfigError(f"{flag}: {error}") from None
 
     return Options(
-        context=context,
-        kubeconfig=kubeconfig,  # several paths (a:b) are merged as kubectl does
+        context=flags.context,
+        kubeconfig=flags.kubeconfig,  # several paths (a:b) are merged as kubectl does
         timeout=duration("--timeout", timeout),
         force_conflicts=force_conflicts,
         adopt=adopt,
         wait_lock=duration("--wait-lock", wait_lock) or 0.0,
         reset_pins=reset_pins,
+    )
+
+
+def _target(flags: ClusterFlags, env: str | None, options=None, yes: bool = False):
+    from deployctl.commands.target import resolve_target
+
+    _json(flags.output)  # a wrong --output is refused before anything else
+    return resolve_target(
+        _project(flags.project),
+        env,
+        options or _options(flags),
+        flags.namespace,
+        yes,
+        environment=ENVIRONMENT,
+        ask=lambda question: typer.confirm(question, err=True),
     )
 
 
@@ -181,52 +273,28 @@ def _json(output: str) -> bool:
     return output == "json"
 
 
-@app.command()
-def plan(
-    env: str = ENV_ARG,
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
-) -> None:
+@cluster_command
+def plan(flags: ClusterFlags, env: str = ENV_ARG) -> None:
     """Show the dependency graph and what would be created, changed or pruned."""
-    from deployctl import operations
+    from deployctl.commands import inspect as inspecting
 
-    target = operations.resolve_target(
-        _project(project), env, _options(kubeconfig, context), namespace
-    )
-    _finish(output, lambda r: operations.plan(target, r), text=operations.format_plan, live=False)
+    target = _target(flags, env)
+    _finish(flags.output, lambda r: inspecting.plan(target, r), live=False)
 
 
-@app.command()
-def diff(
-    env: str = ENV_ARG,
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    show_secrets: bool = SHOW_SECRETS,
-) -> None:
+@cluster_command
+def diff(flags: ClusterFlags, env: str = ENV_ARG, show_secrets: bool = SHOW_SECRETS) -> None:
     """Unified diff, live vs. to-be-applied (exit 0 no change, 1 changes, 2 error)."""
-    from deployctl import operations, report
+    from deployctl.commands import inspect as inspecting
 
-    target = operations.resolve_target(
-        _project(project), env, _options(kubeconfig, context), namespace
-    )
-    status, text = operations.diff(target, report.Reporter(), show_secrets=show_secrets)
-    typer.echo(text, nl=False)
-    raise typer.Exit(int(status))
+    target = _target(flags, env)
+    _finish(flags.output, lambda r: inspecting.diff(target, r, show_secrets), live=False)
 
 
-@app.command()
+@cluster_command
 def up(
+    flags: ClusterFlags,
     env: str = ENV_ARG,
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
     yes: bool = YES_OPT,
     timeout: str | None = TIMEOUT_OPT,
     force_conflicts: bool = typer.Option(
@@ -240,21 +308,25 @@ def up(
     ),
     wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
-    """Validate, apply in dependency order, wait for health, prune, record a revision."""
-    from deployctl import operations
+    """Validate, apply in dependency order, wait for health, prune, record a revision.
 
-    options = _options(kubeconfig, context, timeout, force_conflicts, adopt, wait_lock, reset_pins)
-    target = operations.resolve_target(_project(project), env, options, namespace, yes)
-    _finish(output, lambda reporter: operations.up(target, reporter))
+    How it decides and waits: docs/how-up-works.md.
+    """
+    from deployctl.commands.up import up as run_up
+
+    options = _options(flags, timeout, force_conflicts, adopt, wait_lock, reset_pins)
+    target = _target(flags, env, options, yes)
+    _finish(flags.output, lambda reporter: run_up(target, reporter))
 
 
-@app.command()
+@cluster_command
 def rollout(
+    flags: ClusterFlags,
     component: str = typer.Argument(
-        ..., metavar="COMPONENT", help="Component whose image changes."
+        ..., metavar="COMPONENT", help="Component whose image changes.", show_default=False
     ),
     version: str = typer.Argument(
-        ..., metavar="VERSION", help="A tag (v2.0.1) or a full image reference."
+        ..., metavar="VERSION", help="A tag (v2.0.1) or a full image reference.", show_default=False
     ),
     env: str | None = ENV_OPT,
     container: str | None = typer.Option(
@@ -263,11 +335,6 @@ def rollout(
     no_rollback: bool = typer.Option(
         False, "--no-rollback", help="On failure keep the failed state, for debugging."
     ),
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
     yes: bool = YES_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
@@ -276,21 +343,21 @@ def rollout(
 
     The new image sticks: later `up`s keep it (and say so) until the manifests
     change that image, or `deployctl up ENV --reset-pins` returns to the manifests.
+    See docs/revisions.md.
     """
-    from deployctl import operations
+    from deployctl.commands.rollout import rollout as run_rollout
 
-    options = _options(kubeconfig, context, timeout, wait_lock=wait_lock)
-    target = operations.resolve_target(_project(project), env, options, namespace, yes)
+    options = _options(flags, timeout, wait_lock=wait_lock)
+    target = _target(flags, env, options, yes)
     _finish(
-        output,
-        lambda reporter: operations.rollout(
-            target, reporter, component, version, container, no_rollback
-        ),
+        flags.output,
+        lambda r: run_rollout(target, r, component, version, container, no_rollback),
     )
 
 
-@app.command()
+@cluster_command
 def rollback(
+    flags: ClusterFlags,
     component: str | None = typer.Argument(None, metavar="COMPONENT", help="Only this component."),
     env: str | None = ENV_OPT,
     to_revision: int | None = typer.Option(
@@ -299,59 +366,56 @@ def rollback(
         metavar="N",
         help="Restore this revision (default: the newest that differs).",
     ),
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
     yes: bool = YES_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
-    """Restore an earlier successful revision (of everything, or of one component)."""
-    from deployctl import operations
+    """Restore an earlier successful revision (of everything, or of one component).
 
-    options = _options(kubeconfig, context, timeout, wait_lock=wait_lock)
-    target = operations.resolve_target(_project(project), env, options, namespace, yes)
-    _finish(output, lambda reporter: operations.rollback(target, reporter, component, to_revision))
+    See docs/revisions.md.
+    """
+    from deployctl.commands.rollback import rollback as run_rollback
 
-
-@app.command()
-def history(
-    env: str | None = ENV_OPT,
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
-) -> None:
-    """List the recorded revisions: number, time, who, action, result, images."""
-    from deployctl import operations
-
-    options = _options(kubeconfig, context)
-    target = operations.resolve_target(_project(project), env, options, namespace)
-    _finish(output, lambda r: operations.history(target, r), text=operations.format_history)
+    options = _options(flags, timeout, wait_lock=wait_lock)
+    target = _target(flags, env, options, yes)
+    _finish(flags.output, lambda r: run_rollback(target, r, component, to_revision))
 
 
-@app.command()
+@cluster_command
+def history(flags: ClusterFlags, env: str | None = ENV_OPT) -> None:
+    """List the recorded revisions, and what changed in each (images, by component)."""
+    from deployctl.commands import inspect as inspecting
+
+    target = _target(flags, env)
+    _finish(flags.output, lambda r: inspecting.history(target, r), live=False)
+
+
+@cluster_command
 def status(
+    flags: ClusterFlags,
     env: str | None = ENV_OPT,
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
+    watch: bool = typer.Option(
+        False, "--watch", "-w", help="Follow until every component is healthy (Ctrl-C stops)."
+    ),
 ) -> None:
     """Show every component's health; exit 1 when anything is unhealthy."""
-    from deployctl import operations
+    from deployctl import present
+    from deployctl.commands.status import status as run_status
 
-    options = _options(kubeconfig, context)
-    target = operations.resolve_target(_project(project), env, options, namespace)
-    _finish(output, lambda r: operations.status(target, r), text=operations.format_status)
+    target = _target(flags, env)
+
+    def show(result) -> None:
+        if _json(flags.output):
+            present.emit_json(result.document)
+        else:
+            typer.echo(result.text)
+
+    _finish(flags.output, lambda r: run_status(target, r, watch, show), live=False)
 
 
-@app.command()
+@cluster_command
 def down(
+    flags: ClusterFlags,
     env: str = ENV_ARG,
     delete_volumes: bool = typer.Option(
         False, "--delete-volumes", help="Also delete the stores' PersistentVolumeClaims."
@@ -359,46 +423,80 @@ def down(
     delete_namespace: bool = typer.Option(
         False, "--delete-namespace", help="Also delete the namespace and deployctl's records."
     ),
-    project: Path | None = PROJECT,
-    kubeconfig: str | None = KUBECONFIG_OPT,
-    context: str | None = CONTEXT_OPT,
-    namespace: str | None = NAMESPACE_OPT,
-    output: str = OUTPUT_OPT,
     yes: bool = YES_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
     """Delete the workloads in reverse dependency order (keeps volumes, secrets, records)."""
-    from deployctl import operations
+    from deployctl.commands.down import down as run_down
 
-    options = _options(kubeconfig, context, wait_lock=wait_lock)
-    target = operations.resolve_target(_project(project), env, options, namespace, yes)
-    _finish(
-        output,
-        lambda reporter: operations.down(target, reporter, delete_volumes, delete_namespace),
-    )
+    options = _options(flags, wait_lock=wait_lock)
+    target = _target(flags, env, options, yes)
+    _finish(flags.output, lambda r: run_down(target, r, delete_volumes, delete_namespace))
 
 
-def _finish(output: str, run, text=None, live: bool = True) -> None:
-    """Run an operation with the right reporter, print its JSON (or `text` of it), exit
-    with its status. `live`: progress as a live table on a terminal."""
-    from deployctl import report
+def _finish(output: str, run, live: bool = True) -> None:
+    """Run a command with the right reporter, print its JSON (or its text), exit with its
+    status. `live`: progress as a live table on a terminal."""
+    from deployctl import present
     from deployctl.errors import Interrupted
 
     as_json = _json(output)
-    reporter = report.make_reporter(as_json) if live else report.Reporter()
+    reporter = present.make_reporter(as_json, ENVIRONMENT) if live else present.Reporter()
     try:
-        code, document = run(reporter)
+        result = run(reporter)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: stopped cleanly, lock released") from None
     except Terminated:
         raise Interrupted(
             "terminated: stopped cleanly, lock released", ExitStatus.TERMINATED
         ) from None
+    finally:
+        reporter.close()
     if as_json:
-        report.emit_json(document)
-    elif text is not None:
-        typer.echo(text(document))
-    raise typer.Exit(int(code))
+        present.emit_json(result.document)
+    elif result.text:
+        typer.echo(result.text, nl=not result.text.endswith("\n"))
+    raise typer.Exit(int(result.status))
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(
+        Path("."),
+        metavar="DIR",
+        help="Where to write the project (default: here).",
+        show_default=False,
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
+) -> None:
+    """Write a minimal project: a profile for the local sandbox and a two-component app.
+
+    Then `deployctl cluster up && deployctl up dev` in DIR deploys it.
+    """
+    from deployctl.init import write_project
+
+    for path in write_project(directory, force=force):
+        typer.echo(str(path))
+    typer.echo(f"next: cd {directory} && deployctl cluster up && deployctl up dev", err=True)
+
+
+SHELLS = ("bash", "zsh", "fish")
+COMPLETE_VAR = "_DEPLOYCTL_COMPLETE"
+
+
+@app.command()
+def completion(
+    shell: str = typer.Argument(..., metavar="bash|zsh|fish", show_default=False),
+) -> None:
+    """Print the shell completion script: `source <(deployctl completion bash)`."""
+    from typer._completion_shared import get_completion_script
+
+    from deployctl.errors import ConfigError
+
+    if shell not in SHELLS:
+        raise ConfigError(f"completion: {shell!r} is not one of {', '.join(SHELLS)}")
+    script = get_completion_script(prog_name="deployctl", complete_var=COMPLETE_VAR, shell=shell)
+    typer.echo(script)
 
 
 CLUSTER_NAME = typer.Option(
@@ -497,10 +595,15 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if COMPLETE_VAR in os.environ:  # the shell asks for completions (`deployctl completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app(args=_bare_wait_lock(sys.argv[1:]), prog_name="deployctl")
     except DeployctlError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
+        coloured = not (os.environ.get("NO_COLOR") or "--no-color" in sys.argv)
+        typer.secho(f"error: {error}", err=True, fg="red" if coloured else None)
         if _wants_json(sys.argv[1:]):
             # CI reads one JSON document on stdout, failures included.
             import json
@@ -509,5 +612,5 @@ def main() -> None:
             print(json.dumps(document, indent=2))
         sys.exit(int(error.exit_status))
     except Terminated:  # outside a deploy (render, diff, cluster ...): nothing to clean up
-        typer.secho("terminated", err=True, fg="red")
+        typer.secho("terminated", err=True)
         sys.exit(int(ExitStatus.TERMINATED))

@@ -35,8 +35,8 @@ from deployctl.deploy.prepare import (
 )
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import Cluster
+from deployctl.present import Reporter
 from deployctl.profile import Profile
-from deployctl.report import Reporter
 
 __all__ = [
     "Change",

@@ -114,14 +114,10 @@ def history(cluster: Cluster, namespace: str, environment: str) -> list[Revision
     return sorted((_decode(s) for s in items), key=lambda r: r.number)
 
 
-def latest(
-    cluster: Cluster, namespace: str, environment: str, *, deployed: bool = False
-) -> Revision | None:
-    """The newest record; with `deployed`, the one the cluster runs now."""
-    revisions = history(cluster, namespace, environment)
-    if deployed:
-        revisions = [r for r in revisions if r.result == "deployed"]
-    return revisions[-1] if revisions else None
+def deployed(revisions: list[Revision]) -> Revision | None:
+    """The newest revision that deployed healthy and still stands (result deployed)."""
+    standing = [r for r in revisions if r.result == RevisionResult.DEPLOYED]
+    return max(standing, key=lambda r: r.number, default=None)
 
 
 def settle(
@@ -137,10 +133,10 @@ def settle(
     save listing them again.
     """
     older = known if known is not None else history(cluster, namespace, revision.environment)
-    if revision.result == "deployed":
+    if revision.result == RevisionResult.DEPLOYED:
         for other in older:
-            if other.result == "deployed" and other.number != revision.number:
-                other.result = "superseded"
+            if other.result == RevisionResult.DEPLOYED and other.number != revision.number:
+                other.result = RevisionResult.SUPERSEDED
                 save(cluster, namespace, other, keep, older)
     save(cluster, namespace, revision, keep, older)
 
@@ -158,10 +154,10 @@ def current_state(revisions: list[Revision]) -> Revision | None:
     """
     newest_first = sorted(revisions, key=lambda r: r.number, reverse=True)
     for revision in newest_first:
-        if revision.result == "rolled-back":
+        if revision.result == RevisionResult.ROLLED_BACK:
             # Its rollout restored the revision the cluster ran before it.
-            return next((r for r in newest_first if r.result == "deployed"), None)
-        if revision.result != "superseded":
+            return deployed(revisions)
+        if revision.result != RevisionResult.SUPERSEDED:
             return revision
     return None
 
@@ -189,8 +185,7 @@ def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
     return [
         o
         for o in objects
-        if ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL)
-        == component
+        if ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL) == component
     ]
 
 

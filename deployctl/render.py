@@ -24,7 +24,6 @@ from deployctl.errors import ConfigError
 from deployctl.profile import Profile
 
 Obj = dict[str, Any]
-MASK = secrets.MASK
 COMPONENT_LABEL = model.COMPONENT_LABEL
 
 
@@ -191,19 +190,6 @@ def set_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
                     subject["namespace"] = namespace
         moved.append(obj)
     return moved
-
-
-def mask_secrets(objects: Iterable[Obj]) -> list[Obj]:
-    """Copies of the objects with every Secret value replaced by a mask."""
-    masked = []
-    for obj in objects:
-        if obj.get("kind") == "Secret":
-            obj = _copy(obj)
-            for key in ("data", "stringData"):
-                if obj.get(key):
-                    obj[key] = dict.fromkeys(obj[key], MASK)
-        masked.append(obj)
-    return masked
 
 
 def to_yaml(objects: Iterable[Obj]) -> str:

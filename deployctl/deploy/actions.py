@@ -14,7 +14,7 @@ from typing import Any
 from deployctl.deploy.prepare import Change, Key, object_key
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError, NotFound, ref
-from deployctl.report import Reporter
+from deployctl.present import Reporter
 
 Obj = dict[str, Any]
 INITIAL_REPLICAS_MANAGER = "deployctl-initial-replicas"

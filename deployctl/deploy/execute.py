@@ -24,8 +24,8 @@ from deployctl.deploy.prepare import Change, Prepared, fingerprint, object_key, 
 from deployctl.deploy.scheduler import Scheduler, State
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
 from deployctl.observe import ClusterView
+from deployctl.present import Reporter
 from deployctl.profile import Profile
-from deployctl.report import Reporter
 
 Obj = dict[str, Any]
 TICK = 1.0  # seconds: time-based rules (unschedulable grace, timeouts) are judged this often
@@ -223,10 +223,9 @@ class Execution:
             timeout = self.timeout or self.profile.timeout_for(name)
             self._move(name, State.FAILED, f"{name}: timed out after {timeout:.0f} s: {waiting_on}")
         else:
-            progress = "; ".join(v.message for v in verdicts if not v.healthy)
-            if progress != result.message:
-                result.message = progress
-                self.reporter.component(result)
+            # Every judgement: the reporter says what is new, and that it still waits.
+            result.message = "; ".join(v.message for v in verdicts if not v.healthy)
+            self.reporter.component(result)
 
     def _remember_workloads(self, name: str) -> None:
         """Map the component's workloads' uids to it, once they exist."""

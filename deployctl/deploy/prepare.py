@@ -180,6 +180,29 @@ def inventory(revisions: list[releases.Revision], previous: releases.Revision | 
     return [o for r in ([previous] if previous else []) + partial for o in r.objects]
 
 
+def prune_choice(
+    objects: list[Obj],
+    old_objects: list[Obj],
+    live: Callable[[Obj], Obj | None],
+    environment: str,
+) -> list[Obj]:
+    """Pure: the live objects to prune — recorded before, no longer rendered, not of a
+    kept kind, and still there marked as this environment's (deployctl made them)."""
+    wanted = {object_key(o) for o in objects}
+    candidates: list[Obj] = []
+    seen: set[Key] = set()
+    for old in old_objects:
+        key = object_key(old)
+        if key in wanted or key in seen or old["kind"] in model.KEPT_KINDS:
+            continue
+        seen.add(key)
+        current = live(old)
+        labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+        if current is not None and labels.get(ENV_LABEL) == environment:
+            candidates.append(current)
+    return candidates
+
+
 def kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
     kinds = set()
     for obj in objects:
@@ -378,7 +401,7 @@ class Validation:
         given_pins: dict[str, dict[str, str]] | None,
     ) -> Prepared:
         revisions = releases.history(self.cluster, self.namespace, self.profile.name)
-        previous = next((r for r in reversed(revisions) if r.result == "deployed"), None)
+        previous = releases.deployed(revisions)
         current = releases.current_state(revisions)
         old_objects = inventory(revisions, previous)
         live = LiveState(self.cluster, self.namespace, set())
@@ -556,17 +579,4 @@ class Validation:
     def _prune_candidates(
         self, objects: list[Obj], old_objects: list[Obj], live: LiveState
     ) -> list[Obj]:
-        wanted = {object_key(o) for o in objects}
-        candidates: list[Obj] = []
-        seen: set[Key] = set()
-        for old in old_objects:
-            key = object_key(old)
-            if key in wanted or key in seen or old["kind"] in model.KEPT_KINDS:
-                continue
-            seen.add(key)
-            current = live.get(old)
-            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
-            # Only what deployctl created for this environment, and still marked so.
-            if current is not None and labels.get(ENV_LABEL) == self.profile.name:
-                candidates.append(current)
-        return candidates
+        return prune_choice(objects, old_objects, live.get, self.profile.name)

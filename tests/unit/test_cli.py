@@ -65,6 +65,8 @@ def test_help_lists_every_command_of_the_contract() -> None:
         "history",
         "status",
         "down",
+        "init",
+        "completion",
         "cluster",
     ):
         assert command in result.stdout

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from deployctl.errors import ConfigError
+from deployctl.present import mask_secrets
 from deployctl.profile import Profile, SecretsSource
-from deployctl.render import mask_secrets
 from deployctl.secrets import SecretSpec, read_env_file, resolve, secret_objects
 
 SPECS = [SecretSpec("db-credentials", "db", ("DB_PASSWORD", "DB_USER"))]

@@ -1,0 +1,88 @@
+"""`deployctl rollback [COMPONENT]`: restore an earlier successful revision, of the
+whole environment or of one component."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from deployctl import releases
+from deployctl.commands import Result
+from deployctl.commands.session import Session, locked
+from deployctl.commands.target import Target
+from deployctl.errors import ConfigError
+from deployctl.present import Reporter
+
+Obj = dict[str, Any]
+Pins = dict[str, dict[str, str]]
+
+
+def choose(
+    revisions: list[releases.Revision], component: str | None, to_revision: int | None
+) -> tuple[releases.Revision, releases.Revision]:
+    """Pure: (the revision the cluster runs now, the revision to restore)."""
+    current = releases.current_state(revisions)
+    if current is None:
+        raise ConfigError("no revision to roll back from")
+    if to_revision is not None:
+        chosen = next((r for r in revisions if r.number == to_revision), None)
+        if chosen is None or not chosen.successful:
+            kept = ", ".join(str(r.number) for r in revisions if r.successful)
+            raise ConfigError(
+                f"--to-revision {to_revision}: not a kept successful revision (kept: {kept})"
+            )
+        return current, chosen
+    chosen = releases.rollback_target(revisions, current, component)
+    if chosen is None:
+        what = f"component {component}" if component else "the environment"
+        raise ConfigError(
+            f"nothing to roll back to: no earlier successful revision of {what} "
+            f"differs from the current one (revision {current.number})"
+        )
+    return current, chosen
+
+
+def merge(
+    current: releases.Revision, chosen: releases.Revision, component: str | None
+) -> tuple[list[Obj], Pins]:
+    """Pure: the objects and pins to deploy. One component comes from `chosen`, with its
+    pins; everything else stays as `current` has it."""
+    if component is None:
+        return copy.deepcopy(chosen.objects), dict(chosen.pins)
+    mine = releases.component_objects(current.objects, component)
+    if not mine:
+        raise ConfigError(f'unknown component "{component}" in revision {current.number}')
+    objects = [o for o in current.objects if o not in mine]
+    objects += releases.component_objects(chosen.objects, component)
+    pins = {k: v for k, v in current.pins.items() if not _pin_of(k, objects, component)}
+    pins.update({k: v for k, v in chosen.pins.items() if _pin_of(k, objects, component)})
+    return copy.deepcopy(objects), pins
+
+
+def _pin_of(key: str, objects: list[Obj], component: str) -> bool:
+    kind, name, _ = key.split("/", 2)
+    return any(
+        o["kind"] == kind and o["metadata"]["name"] == name
+        for o in releases.component_objects(objects, component)
+    )
+
+
+def rollback(
+    target: Target,
+    reporter: Reporter,
+    component: str | None = None,
+    to_revision: int | None = None,
+) -> Result:
+    def work(session: Session) -> Result:
+        try:
+            current, chosen = choose(session.history(), component, to_revision)
+        except ConfigError as error:
+            raise ConfigError(f"environment {target.profile.name}: {error}") from None
+        objects, pins = merge(current, chosen, component)
+        what = f"{component} " if component else ""
+        reporter.info(f"rolling back {what}to revision {chosen.number}")
+        outcome = session.run("rollback", objects=objects, pins=pins, replace_stuck_pods=True)
+        session.summary(outcome, f"restored revision {chosen.number}")
+        return Result(outcome.status, {**outcome.document, "target": chosen.number})
+
+    return locked(target, reporter, "rollback", work)

@@ -1,0 +1,110 @@
+"""`deployctl status`: every component's workloads — ready/desired, images, health,
+and why not — from one list per kind; `-w` follows until all are healthy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from deployctl import health, present, releases
+from deployctl.commands import Result
+from deployctl.commands.target import Target, connect_read_only
+from deployctl.errors import ExitStatus
+from deployctl.kube import Cluster
+from deployctl.model import COMPONENT_LABEL, WORKLOAD_KINDS
+from deployctl.plan import containers_of
+from deployctl.present import Reporter
+
+Obj = dict[str, Any]
+FOLLOW_EVERY = 2.0  # seconds between looks with --watch
+
+
+def status(
+    target: Target,
+    reporter: Reporter,
+    watch: bool = False,
+    show: Callable[[Result], None] = lambda result: None,
+) -> Result:
+    """With `watch`, `show` gets each changed picture until everything is healthy."""
+    cluster = connect_read_only(target, reporter)
+    result = look(target, cluster)
+    shown = ""
+    while watch and result.status != ExitStatus.OK:
+        if result.text != shown:
+            show(result)
+            shown = result.text or ""
+        time.sleep(FOLLOW_EVERY)
+        result = look(target, cluster)
+    if not result.document["components"]:
+        reporter.info(f"environment {target.profile.name} has no deployed revision")
+    return result
+
+
+def look(target: Target, cluster: Cluster) -> Result:
+    profile = target.profile
+    current = releases.current_state(releases.history(cluster, profile.namespace, profile.name))
+    workloads = [o for o in (current.objects if current else []) if o["kind"] in WORKLOAD_KINDS]
+    live = _live(cluster, profile.namespace, workloads)
+    pods, _ = cluster.list("v1", "Pod", profile.namespace)
+    events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
+    rows = [
+        _row(obj, live.get((obj["kind"], obj["metadata"]["name"])), pods, events)
+        for obj in workloads
+    ]
+    unhealthy = any(row.pop("unhealthy") for row in rows)
+    document = {
+        "environment": profile.name,
+        "namespace": profile.namespace,
+        "revision": current.number if current else None,
+        "healthy": not unhealthy and bool(rows),
+        "components": rows,
+    }
+    status = ExitStatus.OK if document["healthy"] else ExitStatus.FAILED
+    return Result(status, document, present.format_status(document))
+
+
+def _live(cluster: Cluster, namespace: str, workloads: list[Obj]) -> dict[tuple[str, str], Obj]:
+    """One list per kind, not one read per object."""
+    found: dict[tuple[str, str], Obj] = {}
+    for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in workloads}):
+        items, _ = cluster.list(api_version, kind, namespace)
+        found.update({(kind, item["metadata"]["name"]): item for item in items})
+    return found
+
+
+def _row(obj: Obj, live: Obj | None, pods: list[Obj], events: list[Obj]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    component = (meta.get("labels") or {}).get(COMPONENT_LABEL, meta["name"])
+    row: dict[str, Any] = {"component": component, "kind": obj["kind"], "name": meta["name"]}
+    problems: list[str] = []
+    if live is None:
+        problems.append("missing from the cluster")
+        state = health.failed("missing")
+    else:
+        state = health.object_health(live)
+        spec, st = live.get("spec") or {}, live.get("status") or {}
+        row["ready"] = st.get("readyReplicas", st.get("numberReady", st.get("succeeded", 0)))
+        row["desired"] = spec.get("replicas", st.get("desiredNumberScheduled", 1))
+        row["images"] = [c["image"] for c in containers_of(live)]
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        mine = [p for p in pods if _matches(p, selector)]
+        problems += [p for pod in mine if (p := health.pod_problem(pod))]
+        names = {p["metadata"]["name"] for p in mine} | {meta["name"]}
+        recent = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+        recent.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        problems += [
+            f"event {e.get('reason')} on {e['involvedObject']['name']}: "
+            f"{(e.get('message') or '').strip()}"
+            for e in recent[-3:]
+        ]
+    row["health"] = state.state.value
+    row["message"] = state.message
+    row["problems"] = problems
+    row["unhealthy"] = not state.healthy or any(not p.startswith("event ") for p in problems)
+    return row
+
+
+def _matches(pod: Obj, selector: dict[str, str]) -> bool:
+    labels = pod["metadata"].get("labels") or {}
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())

@@ -1,0 +1,87 @@
+"""Where a command points: the project, the environment's profile, the flags, and
+the terminal it runs on. Consent for protected environments is asked here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deployctl import profile as profiles
+from deployctl.engine import Options, connect
+from deployctl.errors import ConfigError
+from deployctl.kube import Cluster
+from deployctl.present import Environment, Reporter
+
+
+def _never(question: str) -> bool:
+    return False
+
+
+@dataclass
+class Target:
+    project: Path
+    profile: profiles.Profile
+    options: Options
+    yes: bool = False
+    environment: Environment = field(default_factory=Environment)
+    ask: Callable[[str], bool] = _never  # a yes/no question on the terminal
+
+
+def resolve_target(
+    project: Path,
+    env: str | None,
+    options: Options,
+    namespace: str | None = None,
+    yes: bool = False,
+    environment: Environment | None = None,
+    ask: Callable[[str], bool] = _never,
+) -> Target:
+    everyone = {p.name: p for p in profiles.load_all(project)}  # also checks they don't collide
+    name = env or profiles.default_environment(project)
+    if name not in everyone:
+        known = ", ".join(sorted(everyone)) or "none"
+        raise ConfigError(f'environments/: no environment "{name}" (known: {known})')
+    profile = everyone[name]
+    if namespace:
+        profile = dataclasses.replace(profile, namespace=namespace)
+    return Target(project, profile, options, yes, environment or Environment(), ask)
+
+
+def confirm_change(target: Target, action: str) -> None:
+    """Protected environments (or a context other than the profile's) need consent."""
+    profile = target.profile
+    other_context = target.options.context and target.options.context != profile.context
+    if other_context and profile.protected and not target.yes:
+        raise ConfigError(
+            f"{profile.path}: environment {profile.name} is protected and --context "
+            f"{target.options.context} is not its context ({profile.context}); add --yes to confirm"
+        )
+    if not profile.protected or target.yes:
+        return
+    if not target.environment.stdin_tty:
+        raise ConfigError(
+            f"environment {profile.name} is protected: {action} needs confirmation; "
+            "add --yes (no terminal to ask on)"
+        )
+    if not target.ask(f"{action} protected environment {profile.name}?"):
+        raise ConfigError(f"{action} of {profile.name} not confirmed; nothing was changed")
+
+
+def header(target: Target, context: str, reporter: Reporter) -> None:
+    reporter.info(
+        f"environment {target.profile.name}, context {context}, "
+        f"namespace {target.profile.namespace}"
+    )
+
+
+def connect_read_only(target: Target, reporter: Reporter) -> Cluster:
+    """Read-only commands may look at any context, with a warning when it is not the profile's."""
+    chosen = target.options.context
+    if chosen and chosen != target.profile.context:
+        reporter.info(
+            f"warning: context {chosen} is not environment {target.profile.name}'s "
+            f"({target.profile.context})"
+        )
+    return connect(target.profile, target.options)

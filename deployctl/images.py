@@ -1,0 +1,60 @@
+"""Image references, as `rollout` reads them: pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from deployctl.errors import ConfigError
+from deployctl.plan import containers_of
+
+Obj = dict[str, Any]
+
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+REFERENCE = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+
+
+def check_version(version: str) -> None:
+    """Refuse a VERSION that is neither a tag nor an image reference (exit 2)."""
+    if not (TAG.match(version) or REFERENCE.match(version)):
+        new_image("", version)
+
+
+def new_image(current: str, version: str) -> str:
+    """A tag replaces the current image's tag; a full reference replaces the image."""
+    if TAG.match(version) and "/" not in version and ":" not in version:
+        name = current.split("@", 1)[0]
+        repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+        return f"{repository}:{version}"
+    if REFERENCE.match(version) and (":" in version or "@" in version):
+        return version
+    raise ConfigError(
+        f'VERSION "{version}" is neither a tag (like v2.0.1) nor a full image reference '
+        "(like registry.example.com/team/app:v2.0.1)"
+    )
+
+
+def pick_container(workloads: list[Obj], component: str, container: str | None):
+    """The (workload, container) pairs whose image a rollout changes."""
+    candidates = [(w, c) for w in workloads for c in containers_of(w)]
+    if container is not None:
+        chosen = [(w, c) for w, c in candidates if c["name"] == container]
+        if not chosen:
+            names = ", ".join(sorted({c["name"] for _, c in candidates}))
+            raise ConfigError(
+                f'--container: component {component} has no container "{container}" '
+                f"(it has: {names})"
+            )
+        return chosen
+    if len(candidates) == 1:
+        return candidates
+    named = [(w, c) for w, c in candidates if c["name"] == component]
+    if named:
+        return named
+    names = ", ".join(sorted({c["name"] for _, c in candidates}))
+    raise ConfigError(
+        f"component {component} has several containers ({names}); name one with --container"
+    )
