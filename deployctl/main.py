@@ -17,3 +17,7 @@ def main() -> None:
     from deployctl import cli
 
     cli.main()
+
+
+if __name__ == "__main__":  # python3 -m deployctl.main
+    main()

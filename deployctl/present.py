@@ -338,7 +338,7 @@ def format_history(document: dict[str, Any]) -> str:
 def format_status(document: dict[str, Any]) -> str:
     lines = [
         f"environment {document['environment']} (namespace {document['namespace']}), "
-        f"revision {document['revision']}"
+        + (f"revision {document['revision']}" if document["revision"] else "not deployed")
     ]
     for row in document["components"]:
         ready = f"{row.get('ready', 0)}/{row.get('desired', '?')}"

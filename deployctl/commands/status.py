@@ -83,9 +83,9 @@ def _row(obj: Obj, live: Obj | None, pods: list[Obj], events: list[Obj]) -> dict
         state = health.failed("missing")
     else:
         state = health.object_health(live)
-        spec, st = live.get("spec") or {}, live.get("status") or {}
-        row["ready"] = st.get("readyReplicas", st.get("numberReady", st.get("succeeded", 0)))
-        row["desired"] = spec.get("replicas", st.get("desiredNumberScheduled", 1))
+        spec = live.get("spec") or {}
+        if counts := health.ready_count(live):
+            row["ready"], row["desired"] = counts.ready, counts.desired
         row["images"] = [c["image"] for c in containers_of(live)]
         selector = (spec.get("selector") or {}).get("matchLabels") or {}
         mine = [p for p in pods if _matches(p, selector)]

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from deployctl import health
+from deployctl.health.pods import revision_hash
 
 Obj = dict[str, Any]
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 # How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
 SCALE_UP_GRACE = 600.0
 # How long a pod may wait for its claims to be bound: a provisioner creating a disk,
@@ -78,16 +78,13 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
         return Verdict(health.in_progress(f"{kind} {name} not seen yet"))
     if (live["metadata"].get("generation") or 0) < expect.applied_generation:
         return Verdict(health.in_progress(f"{kind} {name}: waiting for the update"))
-    if kind == "Deployment":
-        status = health.deployment_health(live, expect.min_replicas)
-    else:
-        status = health.object_health(live)
+    status = health.object_health(live, expect.min_replicas)
     replace = stuck_pods(live, snapshot) if expect.replace_stuck_pods else ()
     if refused := creation_refused(live, snapshot, expect.since):
         return Verdict(health.failed(f"{kind} {name}: {refused}"), replace=replace)
-    if status.state is health.State.IN_PROGRESS and "observe" in status.message:
+    if status.reason in (health.GENERATION_NOT_OBSERVED, health.NO_OBSERVED_GENERATION):
         return Verdict(status, replace=replace)  # pods are judged once the spec is seen
-    pods = current_pods(live, snapshot)
+    pods = health.workload_pods(live, snapshot.owned_by)
     for pod in pods:
         grace = expect.unschedulable_grace
         if scale_up_triggered(pod, snapshot):
@@ -100,35 +97,11 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
         return Verdict(health.failed(f"{kind} {name}: {status.message}"), replace=replace)
     if status.healthy:
         return Verdict(status, replace=replace)
-    not_ready = [health.not_ready_reason(p) for p in pods if not is_ready(p)]
+    not_ready = [health.not_ready_reason(p) for p in pods if not health.is_ready(p)]
     message = f"{kind} {name}: {status.message}"
     if not_ready:
         message += "; " + "; ".join(not_ready[:3])
     return Verdict(health.in_progress(message), replace=replace)
-
-
-def is_ready(pod: Obj) -> bool:
-    ready = health.condition(pod, "Ready")
-    return bool(ready and ready.get("status") == "True")
-
-
-def current_pods(workload: Obj, snapshot: Snapshot) -> list[Obj]:
-    """Pods of the workload's newest revision: old, failing pods must not fail a fix."""
-    uid = workload["metadata"].get("uid", "")
-    kind = workload["kind"]
-    if kind == "Deployment":
-        revision = (workload["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
-        return [
-            pod
-            for rs in snapshot.owned_by("apps/v1", "ReplicaSet", uid)
-            if (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == revision
-            for pod in snapshot.owned_by("v1", "Pod", rs["metadata"].get("uid", ""))
-        ]
-    pods = snapshot.owned_by("v1", "Pod", uid)
-    if kind == "StatefulSet":
-        update = (workload.get("status") or {}).get("updateRevision")
-        return [p for p in pods if _revision_hash(p) == update]
-    return pods
 
 
 def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[tuple[str, str], ...]:
@@ -143,14 +116,10 @@ def stuck_pods(statefulset: Obj, snapshot: Snapshot) -> tuple[tuple[str, str], .
     return tuple(
         (pod["metadata"]["name"], pod["metadata"].get("uid", ""))
         for pod in snapshot.owned_by("v1", "Pod", statefulset["metadata"].get("uid", ""))
-        if _revision_hash(pod) not in (None, update)
+        if revision_hash(pod) not in (None, update)
         and not pod["metadata"].get("deletionTimestamp")
-        and not is_ready(pod)
+        and not health.is_ready(pod)
     )
-
-
-def _revision_hash(pod: Obj) -> str | None:
-    return (pod["metadata"].get("labels") or {}).get("controller-revision-hash")
 
 
 def scale_up_triggered(pod: Obj, snapshot: Snapshot) -> bool:

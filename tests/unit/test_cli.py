@@ -143,3 +143,43 @@ def test_render_takes_a_namespace_as_the_cluster_commands_do() -> None:
     namespaced = [o for o in objects if o["metadata"].get("namespace")]
     assert namespaced and {o["metadata"]["namespace"] for o in namespaced} == {"elsewhere"}
     assert any(o["kind"] == "Namespace" and o["metadata"]["name"] == "elsewhere" for o in objects)
+
+
+def test_arguments_read_as_kubectls_without_braces_or_types() -> None:
+    usage = run("up", "--help").stdout
+    assert "Usage: deployctl up [OPTIONS] ENV" in usage
+    assert "<str>" not in usage and "{ENV}" not in usage
+
+
+def test_a_bare_number_is_seconds_for_wait_lock_and_timeout() -> None:
+    from deployctl.cli.base import _bare_wait_lock
+    from deployctl.cli.flags import ClusterFlags, make_options
+
+    assert _bare_wait_lock(["up", "dev", "--wait-lock", "30"]) == ["up", "dev", "--wait-lock", "30"]
+    assert _bare_wait_lock(["up", "dev", "--wait-lock"]) == ["up", "dev", "--wait-lock=10m"]
+    options = make_options(ClusterFlags(), timeout="90", wait_lock="30")
+    assert (options.timeout, options.wait_lock) == (90.0, 30.0)
+
+
+def test_every_spelling_of_json_output_gets_the_error_as_json() -> None:
+    from deployctl.cli.base import _wants_json
+
+    for args in (["-o", "json"], ["--output", "json"], ["--output=json"], ["-ojson"]):
+        assert _wants_json(args), args
+    assert not _wants_json(["-o", "text"])
+
+
+def test_completion_prints_a_script_that_completes_commands_and_flags() -> None:
+    import os
+
+    script = run("completion", "bash").stdout
+    assert "_DEPLOYCTL_COMPLETE" in script
+    env = {**os.environ, "_DEPLOYCTL_COMPLETE": "complete_bash", "COMP_CWORD": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "deployctl"],
+        env={**env, "COMP_WORDS": "deployctl ro"},
+        capture_output=True,
+        text=True,
+    )
+    assert completed.stdout.split() == ["rollout", "rollback"]
+    assert run("completion", "tcsh").returncode == 2

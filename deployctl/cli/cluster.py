@@ -1,0 +1,80 @@
+"""`deployctl cluster ...`: the local sandbox cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from deployctl.cli.base import cluster_app
+from deployctl.errors import ExitStatus
+
+CLUSTER_NAME = typer.Option(
+    "deployctl", "--name", metavar="NAME", help="Name of the local cluster."
+)
+KUBECONFIG = typer.Option(
+    None,
+    "--kubeconfig",
+    metavar="FILE",
+    help="Kubeconfig file to add the cluster's context to (default: as kubectl does).",
+)
+KUBECONFIG_OF_CLUSTER = typer.Option(
+    None,
+    "--kubeconfig",
+    metavar="FILE",
+    help="Kubeconfig file that holds the cluster's context (default: as kubectl does).",
+)
+
+
+@cluster_app.command("build")
+def cluster_build() -> None:
+    """Build the local cluster's binaries from source into the cache (no-op when cached)."""
+    from deployctl.cluster import binaries
+
+    tools = binaries.ensure_binaries()
+    typer.echo(str(tools.root))
+
+
+@cluster_app.command("up")
+def cluster_up(
+    name: str = CLUSTER_NAME,
+    kubeconfig: Path | None = KUBECONFIG,
+    pod_ready_delay: float = typer.Option(
+        1.0,
+        "--pod-ready-delay",
+        min=0.0,
+        metavar="SECONDS",
+        help="Seconds before a started pod turns Ready.",
+    ),
+    pods_per_node: int = typer.Option(
+        110, "--pods-per-node", min=1, metavar="N", help="Pod capacity of each of the three nodes."
+    ),
+) -> None:
+    """Start the local cluster (building its binaries on first use); print its context."""
+    from deployctl.cluster import sandbox
+
+    context = sandbox.up(
+        name, pod_ready_delay=pod_ready_delay, kubeconfig=kubeconfig, pods_per_node=pods_per_node
+    )
+    typer.echo(context)
+
+
+@cluster_app.command("down")
+def cluster_down(name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER) -> None:
+    """Stop the local cluster and remove everything it started."""
+    from deployctl.cluster import sandbox
+
+    sandbox.down(name, kubeconfig=kubeconfig)
+
+
+@cluster_app.command("status")
+def cluster_status(
+    name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER
+) -> None:
+    """Say whether the local cluster runs; exit 1 when it does not."""
+    from deployctl.cluster import sandbox
+
+    state = sandbox.status(name, kubeconfig=kubeconfig)
+    typer.echo(state.describe())
+    if not state.running:
+        raise typer.Exit(ExitStatus.FAILED)
