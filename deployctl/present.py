@@ -292,6 +292,15 @@ def short_image(image: str) -> str:
     return image.rsplit("/", 1)[-1]
 
 
+def _repository(image: str) -> str:
+    name = image.split("@", 1)[0]
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+
+
+def _tag(image: str) -> str:
+    return image[len(_repository(image)) + 1 :] or image
+
+
 def image_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
     """What changed between two revisions' images: `api v1 → v2`, `+worker v1`, `-old`.
 
@@ -308,8 +317,12 @@ def image_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> 
         elif not new:
             parts.append(f"-{component}")
         else:
-            gone = [short_image(i) for i in old if i not in new]
-            came = [short_image(i) for i in new if i not in old]
+            gone = [i for i in old if i not in new]
+            came = [i for i in new if i not in old]
+            if len(gone) == len(came) == 1 and _repository(gone[0]) == _repository(came[0]):
+                gone, came = [_tag(gone[0])], [_tag(came[0])]  # orchestrator v2.0.0 → v2.0.1
+            else:
+                gone, came = [short_image(i) for i in gone], [short_image(i) for i in came]
             parts.append(f"{component} {', '.join(gone)} → {', '.join(came)}")
     return "; ".join(parts)
 
