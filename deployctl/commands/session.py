@@ -21,7 +21,15 @@ from deployctl.commands import Result
 from deployctl.commands.target import Target, confirm_change, header
 from deployctl.deploy import access
 from deployctl.deploy.prepare import wait_gone
-from deployctl.engine import ComponentResult, Deploy, DeployFailed, Prepared, connect, identify
+from deployctl.engine import (
+    ComponentResult,
+    Deploy,
+    DeployFailed,
+    Executed,
+    Prepared,
+    connect,
+    identify,
+)
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus, Terminated
 from deployctl.kube import Cluster
 from deployctl.lock import DeployLock, Locked
@@ -98,39 +106,8 @@ class Session:
         if not prepared.changed:
             self.reporter.info("no changes: the cluster already matches")
         revision = self._record_pending(action, prepared) if prepared.changed and record else None
-        self.reporter.start([name for wave in prepared.plan.waves for name in wave])
-        try:
-            executed = self.deploy.execute(prepared)
-            phases.update(executed.phases)
-            if revision is not None:
-                self.guard()
-                revision.result = (
-                    RevisionResult.DEPLOYED if executed.healthy else RevisionResult.FAILED
-                )
-                revision.fingerprints = executed.fingerprints
-                releases.settle(
-                    self.cluster,
-                    self.profile.namespace,
-                    revision,
-                    self.profile.keep_revisions,
-                    prepared.revisions,
-                )
-            elif record and executed.healthy:
-                self._refresh_fingerprints(prepared)
-        except (KeyboardInterrupt, Terminated):
-            self._mark(revision, RevisionResult.INTERRUPTED)
-            raise
-        except DeployctlError as error:
-            self._mark(revision, RevisionResult.FAILED)
-            if error.exit_status == ExitStatus.NOTHING_CHANGED:
-                # Objects were written already: exit 2 would promise that nothing changed.
-                raise DeployFailed(
-                    f"{error} — after changes were applied; "
-                    f"see `deployctl status -e {self.profile.name}`"
-                ) from None
-            raise
-        finally:
-            self.reporter.close()
+        executed = self._execute(prepared, revision, record)
+        phases.update(executed.phases)
         self._report_failures(executed.results)
         document = {
             "environment": self.profile.name,
@@ -149,6 +126,44 @@ class Session:
         }
         status = ExitStatus.OK if executed.healthy else ExitStatus.FAILED
         return Outcome(status, document, executed.results, revision)
+
+    def _execute(
+        self, prepared: Prepared, revision: releases.Revision | None, record: bool
+    ) -> Executed:
+        """Apply, wait and prune; settle the revision however that ends."""
+        self.reporter.start([name for wave in prepared.plan.waves for name in wave])
+        try:
+            executed = self.deploy.execute(prepared)
+            if revision is not None:
+                self.guard()
+                revision.result = (
+                    RevisionResult.DEPLOYED if executed.healthy else RevisionResult.FAILED
+                )
+                revision.fingerprints = executed.fingerprints
+                releases.settle(
+                    self.cluster,
+                    self.profile.namespace,
+                    revision,
+                    self.profile.keep_revisions,
+                    prepared.revisions,
+                )
+            elif record and executed.healthy:
+                self._refresh_fingerprints(prepared)
+            return executed
+        except (KeyboardInterrupt, Terminated):
+            self._mark(revision, RevisionResult.INTERRUPTED)
+            raise
+        except DeployctlError as error:
+            self._mark(revision, RevisionResult.FAILED)
+            if error.exit_status == ExitStatus.NOTHING_CHANGED:
+                # Objects were written already: exit 2 would promise that nothing changed.
+                raise DeployFailed(
+                    f"{error} — after changes were applied; "
+                    f"see `deployctl status -e {self.profile.name}`"
+                ) from None
+            raise
+        finally:
+            self.reporter.close()
 
     def summary(self, outcome: Outcome, note: str = "") -> None:
         document = outcome.document
