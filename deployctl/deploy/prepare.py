@@ -213,64 +213,18 @@ class Validation:
         current = releases.current_state(revisions)
         old_objects = inventory(revisions, previous)
         live = LiveState(self.cluster, self.namespace, set())
-        if given is not None:
-            objects = [identify(o, self.profile.name) for o in given]
-            pins = dict(given_pins or {})
-            with_values = True
-        else:
-            objects, with_values = self._render(read_only, live)
-            pins = {} if self.options.reset_pins or previous is None else previous.pins
-            pins = apply_pins(objects, pins, self.say)
+        objects, pins, with_values = self._objects_and_pins(
+            read_only, given, given_pins, previous, live
+        )
         deploy_plan = plan.build_plan(objects, self.profile.order)
         ordered = deploy_plan.apply_order()
 
-        live.new_kinds = kinds_defined_by_crds(ordered)
-        live.read(ordered, old_objects)
-        self._check_ownership(ordered, live)
-        namespace_ready = self._namespace_exists(ordered, live)
-        if not read_only:
-            self.scaffold.ensure(ordered, live)
-            namespace_ready = True
-        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
-        unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
+        checkable = self._read_live(ordered, old_objects, live, read_only, with_values)
         recorded = {object_key(o): o for o in current.objects} if current else {}
         fingerprints = current.fingerprints if current else {}
-
-        changes: list[Change] = []
-        to_check: list[Change] = []
-        for obj in ordered:
-            key = object_key(obj)
-            current_live = live.get(obj)
-            # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
-            same = recorded.get(key) == obj
-            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
-            change.force = self.options.force_conflicts or key in self.adopted or same
-            changes.append(change)
-            if (
-                same
-                and current_live is not None
-                and fingerprints.get(record_key(obj)) == fingerprint(current_live)
-            ):
-                continue
-            checkable = (
-                (with_values or obj["kind"] != "Secret")
-                and (namespace_ready or not obj["metadata"].get("namespace"))
-                and (obj["apiVersion"], obj["kind"]) not in unserved
-            )
-            if checkable:
-                to_check.append(change)
-            elif current_live is not None:
-                change.action = "unknown"  # a Secret whose values were not given: not judged
+        changes, to_check = self._changes(ordered, live, recorded, fingerprints, checkable)
         self._dry_run(to_check)
-        for change in to_check:
-            if change.live is not None:
-                same = normalized(change.dry_run) == normalized(change.live)
-                change.action = "unchanged" if same else "update"
-                if not same and recorded.get(object_key(change.obj)) == change.obj:
-                    self.say(
-                        f"{change.ref} was changed outside deployctl since the last deploy; "
-                        "deploying puts it back"
-                    )
+        self._judge_dry_runs(to_check, recorded)
 
         prune = self._prune_candidates(ordered, old_objects, live)
         now = {record_key(c.obj): fingerprint(c.live) for c in changes if c.live is not None}
@@ -287,6 +241,101 @@ class Validation:
             live=live,
             dry_runs=len(to_check),
         )
+
+    def _objects_and_pins(
+        self,
+        read_only: bool,
+        given: list[Obj] | None,
+        given_pins: dict[str, dict[str, str]] | None,
+        previous: releases.Revision | None,
+        live: LiveState,
+    ) -> tuple[list[Obj], dict[str, dict[str, str]], bool]:
+        """The objects to deploy, the image pins that hold, and whether Secret values are known.
+
+        Objects given (rollout, rollback) come with their pins; otherwise the
+        manifests are rendered, and the previous revision's pins kept where they apply.
+        """
+        if given is not None:
+            objects = [identify(o, self.profile.name) for o in given]
+            return objects, dict(given_pins or {}), True
+        objects, with_values = self._render(read_only, live)
+        pins = {} if self.options.reset_pins or previous is None else previous.pins
+        pins = apply_pins(objects, pins, self.say)
+        return objects, pins, with_values
+
+    def _read_live(
+        self,
+        ordered: list[Obj],
+        old_objects: list[Obj],
+        live: LiveState,
+        read_only: bool,
+        with_values: bool,
+    ) -> Callable[[Obj], bool]:
+        """Read the live state, check ownership, create the scaffold a dry run needs
+        (unless `read_only`); return which objects can be dry-run."""
+        live.new_kinds = kinds_defined_by_crds(ordered)
+        live.read(ordered, old_objects)
+        self._check_ownership(ordered, live)
+        namespace_ready = self._namespace_exists(ordered, live)
+        if not read_only:
+            self.scaffold.ensure(ordered, live)
+            namespace_ready = True
+        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
+        unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
+
+        def checkable(obj: Obj) -> bool:
+            return (
+                (with_values or obj["kind"] != "Secret")
+                and (namespace_ready or not obj["metadata"].get("namespace"))
+                and (obj["apiVersion"], obj["kind"]) not in unserved
+            )
+
+        return checkable
+
+    def _changes(
+        self,
+        ordered: list[Obj],
+        live: LiveState,
+        recorded: dict[Key, Obj],
+        fingerprints: dict[str, str],
+        checkable: Callable[[Obj], bool],
+    ) -> tuple[list[Change], list[Change]]:
+        """A change for every object, and the changes to dry-run: all that can be
+        checked, but those nothing can have changed since the last deploy."""
+        changes: list[Change] = []
+        to_check: list[Change] = []
+        for obj in ordered:
+            key = object_key(obj)
+            current_live = live.get(obj)
+            # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
+            same = recorded.get(key) == obj
+            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
+            change.force = self.options.force_conflicts or key in self.adopted or same
+            changes.append(change)
+            if (
+                same
+                and current_live is not None
+                and fingerprints.get(record_key(obj)) == fingerprint(current_live)
+            ):
+                continue
+            if checkable(obj):
+                to_check.append(change)
+            elif current_live is not None:
+                change.action = "unknown"  # a Secret whose values were not given: not judged
+        return changes, to_check
+
+    def _judge_dry_runs(self, checked: list[Change], recorded: dict[Key, Obj]) -> None:
+        """An existing object whose dry run differs from it is an update; say so when
+        the difference was written outside deployctl since the last deploy."""
+        for change in checked:
+            if change.live is not None:
+                same = normalized(change.dry_run) == normalized(change.live)
+                change.action = "unchanged" if same else "update"
+                if not same and recorded.get(object_key(change.obj)) == change.obj:
+                    self.say(
+                        f"{change.ref} was changed outside deployctl since the last deploy; "
+                        "deploying puts it back"
+                    )
 
     def check_inputs(self) -> list[Obj]:
         """Render and value the Secrets (reading stored values, writing nothing)."""
