@@ -3,7 +3,7 @@
 A real control plane (etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler) started by kwokctl's binary runtime from binaries built by
 `binaries.py`; kwok-controller plays the kubelets of three fake nodes by the
-stages in `stages.py`. Everything kwokctl keeps for a cluster lives under the
+stages in `stages/`. Everything kwokctl keeps for a cluster lives under the
 deployctl cache (``<cache>/kwok/clusters/<name>``), so `down` removes it all.
 """
 
