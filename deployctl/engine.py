@@ -4,6 +4,9 @@ The work is split by job, in `deployctl.deploy`:
 
 - `prepare`: every check before the first write, ending in a `Prepared`
   (what would be created, changed, left alone, pruned);
+- `live`: the live objects, read in bulk, their keys and fingerprints;
+- `carryover`: what a deploy carries over from earlier revisions (pins, prune);
+- `scaffold`: the namespaces and CRDs validation creates, and removes if it fails;
 - `scheduler`: the dependency graph as a small state machine;
 - `judge`: a pure verdict on one workload from the watch caches;
 - `actions`: the writes (apply, initial replicas, stuck pods, prune);
@@ -19,20 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deployctl.deploy.actions import Actions
+from deployctl.deploy.carryover import inventory, pin_key
 from deployctl.deploy.execute import ComponentResult, Executed, Execution
-from deployctl.deploy.prepare import (
-    Change,
-    Obj,
-    Options,
-    Prepared,
-    Scaffold,
-    Validation,
-    identify,
-    inventory,
-    normalized,
-    object_key,
-    pin_key,
-)
+from deployctl.deploy.live import Obj, object_key
+from deployctl.deploy.prepare import Change, Options, Prepared, Validation, identify, normalized
+from deployctl.deploy.scaffold import Scaffold
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import Cluster
 from deployctl.present import Reporter

@@ -185,49 +185,11 @@ def load_profile(project: Path, env: str) -> Profile:
     if unknown:
         raise r.fail(unknown[0], f"unknown setting (known: {', '.join(sorted(_KEYS))})")
 
-    overlay = Path(r.string("overlay") or "")
-    if not (project / overlay / "kustomization.yaml").is_file():
-        raise r.fail("overlay", f'"{overlay}" has no kustomization.yaml')
-    namespace = r.string("namespace") or ""
-    if not _NAME.match(namespace) or len(namespace) > 63:
-        raise r.fail("namespace", f'"{namespace}" is not a valid namespace name')
-    server = r.string("server", required=False)
-    if server is not None and not server.startswith("https://"):
-        raise r.fail("server", f'"{server}" must be an https:// URL')
-
-    timeouts = r.mapping("timeouts")
-    for key in timeouts:
-        if key not in ("component", "unschedulable", "components"):
-            raise r.fail(
-                f"timeouts.{key}", "unknown setting (known: component, unschedulable, components)"
-            )
-    per_component = timeouts.get("components") or {}
-    if not isinstance(per_component, dict):
-        raise r.fail("timeouts.components", "expected a mapping of component: duration")
-
-    order_data = r.mapping("order")
-    order: dict[str, tuple[str, ...]] = {}
-    for component, deps in order_data.items():
-        if deps is None:
-            deps = []
-        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-            raise r.fail(f"order.{component}", "expected a list of component names")
-        order[str(component)] = tuple(deps)
-    if cycle := find_cycle(order):
-        raise r.fail(
-            f"order.{cycle[0]}",
-            f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
-        )
-
-    secrets_data = r.mapping("secrets")
-    for key in secrets_data:
-        if key not in ("envFile", "generate"):
-            raise r.fail(f"secrets.{key}", "unknown setting (known: envFile, generate)")
-    env_file = r.string("envFile", required=False, data=secrets_data, prefix="secrets.")
-
-    keep = r.data.get("keepRevisions", 10)
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
-        raise r.fail("keepRevisions", f"expected a whole number of at least 1, got {keep!r}")
+    overlay, namespace, server = _location(r, project)
+    timeouts, per_component = _timeouts(r)
+    order = _order(r)
+    secrets_data, env_file = _secrets(r)
+    keep = _keep_revisions(r)
     return Profile(
         name=env,
         keep_revisions=keep,
@@ -253,6 +215,69 @@ def load_profile(project: Path, env: str) -> Profile:
             generate=r.boolean("generate", data=secrets_data, prefix="secrets."),
         ),
     )
+
+
+def _location(r: _Reader, project: Path) -> tuple[Path, str, str | None]:
+    """The overlay to render, the namespace to deploy to, and the server it must be on."""
+    overlay = Path(r.string("overlay") or "")
+    if not (project / overlay / "kustomization.yaml").is_file():
+        raise r.fail("overlay", f'"{overlay}" has no kustomization.yaml')
+    namespace = r.string("namespace") or ""
+    if not _NAME.match(namespace) or len(namespace) > 63:
+        raise r.fail("namespace", f'"{namespace}" is not a valid namespace name')
+    server = r.string("server", required=False)
+    if server is not None and not server.startswith("https://"):
+        raise r.fail("server", f'"{server}" must be an https:// URL')
+    return overlay, namespace, server
+
+
+def _timeouts(r: _Reader) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `timeouts` mapping and its per-component one (durations are read later)."""
+    timeouts = r.mapping("timeouts")
+    for key in timeouts:
+        if key not in ("component", "unschedulable", "components"):
+            raise r.fail(
+                f"timeouts.{key}", "unknown setting (known: component, unschedulable, components)"
+            )
+    per_component = timeouts.get("components") or {}
+    if not isinstance(per_component, dict):
+        raise r.fail("timeouts.components", "expected a mapping of component: duration")
+    return timeouts, per_component
+
+
+def _order(r: _Reader) -> dict[str, tuple[str, ...]]:
+    """component: the components it depends on; a cycle is an error."""
+    order_data = r.mapping("order")
+    order: dict[str, tuple[str, ...]] = {}
+    for component, deps in order_data.items():
+        if deps is None:
+            deps = []
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise r.fail(f"order.{component}", "expected a list of component names")
+        order[str(component)] = tuple(deps)
+    if cycle := find_cycle(order):
+        raise r.fail(
+            f"order.{cycle[0]}",
+            f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
+        )
+    return order
+
+
+def _secrets(r: _Reader) -> tuple[dict[str, Any], str | None]:
+    """The `secrets` mapping and its envFile, if any."""
+    secrets_data = r.mapping("secrets")
+    for key in secrets_data:
+        if key not in ("envFile", "generate"):
+            raise r.fail(f"secrets.{key}", "unknown setting (known: envFile, generate)")
+    env_file = r.string("envFile", required=False, data=secrets_data, prefix="secrets.")
+    return secrets_data, env_file
+
+
+def _keep_revisions(r: _Reader) -> int:
+    keep = r.data.get("keepRevisions", 10)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise r.fail("keepRevisions", f"expected a whole number of at least 1, got {keep!r}")
+    return keep
 
 
 def available_environments(project: Path) -> list[str]:

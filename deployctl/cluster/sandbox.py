@@ -3,7 +3,7 @@
 A real control plane (etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler) started by kwokctl's binary runtime from binaries built by
 `binaries.py`; kwok-controller plays the kubelets of three fake nodes by the
-stages in `stages.py`. Everything kwokctl keeps for a cluster lives under the
+stages in `stages/`. Everything kwokctl keeps for a cluster lives under the
 deployctl cache (``<cache>/kwok/clusters/<name>``), so `down` removes it all.
 """
 
@@ -182,24 +182,37 @@ def up(
         progress(
             f"starting cluster {name} (Kubernetes {versions.KUBERNETES}, kwok {versions.KWOK})"
         )
-        with tempfile.TemporaryDirectory(prefix="deployctl-sandbox-") as tmp:
-            config = Path(tmp) / "kwok.yaml"
-            config.write_text(_kwokctl_config(tools, round(pod_ready_delay * 1000)))
-            _kwokctl(
-                tools,
-                "create",
-                "cluster",
-                "--name",
-                name,
-                "--runtime",
-                "binary",
-                "--config",
-                str(config),
-                "--kubeconfig",
-                str(kubeconfig),
-                "--wait",
-                f"{READY_TIMEOUT_S}s",
-            )
+        _create(tools, name, kubeconfig, round(pod_ready_delay * 1000))
+    _add_nodes_and_wait(kubectl, pods_per_node)
+    progress(f"cluster {name} ready in {time.monotonic() - started:.1f} s; context {context}")
+    return context
+
+
+def _create(tools: binaries.Toolset, name: str, kubeconfig: Path, ready_delay_ms: int) -> None:
+    """Create the cluster from a kwokctl config that carries the sandbox's stages."""
+    with tempfile.TemporaryDirectory(prefix="deployctl-sandbox-") as tmp:
+        config = Path(tmp) / "kwok.yaml"
+        config.write_text(_kwokctl_config(tools, ready_delay_ms))
+        _kwokctl(
+            tools,
+            "create",
+            "cluster",
+            "--name",
+            name,
+            "--runtime",
+            "binary",
+            "--config",
+            str(config),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--wait",
+            f"{READY_TIMEOUT_S}s",
+        )
+
+
+def _add_nodes_and_wait(kubectl: Kubectl, pods_per_node: int) -> None:
+    """Apply the nodes and the StorageClass; wait until the nodes are Ready and the
+    default ServiceAccount exists."""
     # Client-side apply: a Node's status is kept on create, which server-side apply drops.
     kubectl.run("apply", "-f", "-", stdin=_cluster_objects(pods_per_node))
     kubectl.run("wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={READY_TIMEOUT_S}s")
@@ -211,8 +224,6 @@ def up(
         "default",
         f"--timeout={READY_TIMEOUT_S}s",
     )
-    progress(f"cluster {name} ready in {time.monotonic() - started:.1f} s; context {context}")
-    return context
 
 
 def down(name: str, *, kubeconfig: Path | None = None, progress=binaries._stderr) -> None:

@@ -20,7 +20,7 @@ from deployctl import render as rendering
 from deployctl.commands import Result
 from deployctl.commands.target import Target, confirm_change, header
 from deployctl.deploy import access
-from deployctl.deploy.prepare import wait_gone
+from deployctl.deploy.scaffold import wait_gone
 from deployctl.engine import (
     ComponentResult,
     Deploy,

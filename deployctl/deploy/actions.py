@@ -11,7 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from deployctl.deploy.prepare import Change, Key, object_key
+from deployctl.deploy.live import Key, object_key
+from deployctl.deploy.prepare import Change
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError, NotFound, ref
 from deployctl.present import Reporter

@@ -20,7 +20,8 @@ from typing import Any
 from deployctl import plan
 from deployctl.deploy.actions import Actions
 from deployctl.deploy.judge import Expectations, Verdict, judge
-from deployctl.deploy.prepare import Change, Prepared, fingerprint, object_key, record_key
+from deployctl.deploy.live import fingerprint, object_key, record_key
+from deployctl.deploy.prepare import Change, Prepared
 from deployctl.deploy.scheduler import Scheduler, State
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
 from deployctl.observe import ClusterView

@@ -2,7 +2,7 @@
 
 Rendering, secret values, ownership, and a server-side dry run (strict field
 validation) of every object that may change. Live state is read in bulk: one
-list per kind in the namespace, not a GET per object.
+list per kind in the namespace, not a GET per object (`live.py`).
 
 An object is not dry-run when nothing about it can have changed: the
 manifests render it exactly as the current revision recorded it, and the live
@@ -12,31 +12,27 @@ written behind deployctl's back — `kubectl edit`, `kubectl scale`, a label —
 changes that fingerprint, so the object is dry-run and put back.
 
 Only a new namespace (or CRD) is created during validation, because a
-namespaced dry run needs it; `Scaffold` removes it again if validation fails.
+namespaced dry run needs it; `Scaffold` (`scaffold.py`) removes it again if
+validation fails.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from deployctl import health, model, plan, releases, render, secrets
+from deployctl import model, plan, releases, render, secrets
+from deployctl.deploy.carryover import apply_pins, inventory, prune_choice
+from deployctl.deploy.live import Key, LiveState, Obj, fingerprint, object_key, record_key
+from deployctl.deploy.scaffold import Scaffold
 from deployctl.errors import ConfigError
-from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, KubeError, NotServed, ref
-from deployctl.plan import containers_of
+from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, NotServed, ref
 from deployctl.profile import Profile
 
-Obj = dict[str, Any]
-Key = tuple[str, str, str, str]
 ENV_LABEL = model.ENV_LABEL
 MANAGED_BY = model.MANAGED_BY_LABEL
-GONE_TIMEOUT = 120.0  # seconds a namespace may take to be deleted
 IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
 
@@ -84,36 +80,6 @@ class Prepared:
         return bool(self.prune) or any(c.action in ("create", "update") for c in self.changes)
 
 
-def object_key(obj: Obj) -> Key:
-    meta = obj.get("metadata") or {}
-    group = obj.get("apiVersion", "").rpartition("/")[0]
-    return group, obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", "")
-
-
-def record_key(obj: Obj) -> str:
-    """The object's key as a string, for the revision record's fingerprints."""
-    return "/".join(object_key(obj))
-
-
-def fingerprint(live: Obj) -> str:
-    """What changes whenever anyone writes the object's spec or metadata, and nothing else.
-
-    Status updates (a controller reporting progress) go through the status
-    subresource and leave it alone; every other write adds or updates its
-    manager's managedFields entry, or recreates the object (a new uid).
-    """
-    meta = live.get("metadata") or {}
-    entries = sorted(
-        json.dumps(entry, sort_keys=True)
-        for entry in meta.get("managedFields") or []
-        if entry.get("subresource") != "status"
-    )
-    if not entries:  # a server that keeps no managedFields: only the version tells
-        entries = [str(meta.get("resourceVersion"))]
-    payload = json.dumps([meta.get("uid"), meta.get("generation"), entries])
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
 def identify(obj: Obj, environment: str) -> Obj:
     """The object with deployctl's ownership labels."""
     labelled = {**obj, "metadata": {**obj["metadata"]}}
@@ -122,40 +88,6 @@ def identify(obj: Obj, environment: str) -> Obj:
     labels[ENV_LABEL] = environment
     labelled["metadata"]["labels"] = labels
     return labelled
-
-
-def pin_key(obj: Obj, container: str) -> str:
-    return f"{obj['kind']}/{obj['metadata']['name']}/{container}"
-
-
-def apply_pins(
-    objects: list[Obj], pins: dict[str, dict[str, str]], say: Callable[[str], None]
-) -> dict[str, dict[str, str]]:
-    """Keep images set by `rollout` while the manifests still say what they said then.
-
-    Mutates the rendered workloads in place (they are this run's own copies) and
-    returns the pins that still hold.
-    """
-    kept: dict[str, dict[str, str]] = {}
-    for obj in objects:
-        for container in containers_of(obj):
-            key = pin_key(obj, container["name"])
-            pin = pins.get(key)
-            if pin is None:
-                continue
-            if container["image"] == pin["manifest"]:
-                container["image"] = pin["image"]
-                kept[key] = pin
-                say(
-                    f"keeping {key} at {pin['image']} (set by rollout; the manifests say "
-                    f"{pin['manifest']}; `deployctl up --reset-pins` returns to them)"
-                )
-            else:
-                say(
-                    f"the manifests now set {key} to {container['image']}: "
-                    f"the rollout pin {pin['image']} no longer applies"
-                )
-    return kept
 
 
 def normalized(obj: Obj | None) -> Obj | None:
@@ -168,41 +100,6 @@ def normalized(obj: Obj | None) -> Obj | None:
     return clean
 
 
-def inventory(revisions: list[releases.Revision], previous: releases.Revision | None) -> list[Obj]:
-    """What deployctl may have left in the cluster: the deployed revision, and whatever
-    failed, interrupted or pending runs after it applied."""
-    after = previous.number if previous else 0
-    partial = [
-        r
-        for r in revisions
-        if r.number > after and r.result in ("failed", "interrupted", "pending")
-    ]
-    return [o for r in ([previous] if previous else []) + partial for o in r.objects]
-
-
-def prune_choice(
-    objects: list[Obj],
-    old_objects: list[Obj],
-    live: Callable[[Obj], Obj | None],
-    environment: str,
-) -> list[Obj]:
-    """Pure: the live objects to prune — recorded before, no longer rendered, not of a
-    kept kind, and still there marked as this environment's (deployctl made them)."""
-    wanted = {object_key(o) for o in objects}
-    candidates: list[Obj] = []
-    seen: set[Key] = set()
-    for old in old_objects:
-        key = object_key(old)
-        if key in wanted or key in seen or old["kind"] in model.KEPT_KINDS:
-            continue
-        seen.add(key)
-        current = live(old)
-        labels = ((current or {}).get("metadata") or {}).get("labels") or {}
-        if current is not None and labels.get(ENV_LABEL) == environment:
-            candidates.append(current)
-    return candidates
-
-
 def kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
     kinds = set()
     for obj in objects:
@@ -211,164 +108,6 @@ def kinds_defined_by_crds(objects: list[Obj]) -> set[tuple[str, str]]:
             for version in spec.get("versions") or []:
                 kinds.add((f"{spec.get('group')}/{version.get('name')}", spec["names"]["kind"]))
     return kinds
-
-
-class LiveState:
-    """The live objects of a deploy: one list per namespaced kind, a GET per cluster-scoped one."""
-
-    def __init__(self, cluster: Cluster, namespace: str, new_kinds: set[tuple[str, str]]) -> None:
-        self.cluster = cluster
-        self.namespace = namespace
-        self.new_kinds = new_kinds  # kinds whose CRD comes with this deploy: nothing live yet
-        self._by_kind: dict[tuple[str, str], dict[str, Obj]] = {}
-        self.versions: dict[tuple[str, str], str] = {}  # where each list left off
-        self._cluster_scoped: dict[Key, Obj | None] = {}
-        self._lock = threading.Lock()
-
-    def kind(self, api_version: str, kind: str) -> dict[str, Obj]:
-        """Every object of a namespaced kind in the namespace, by name (listed once)."""
-        key = (api_version, kind)
-        if key not in self._by_kind:
-            try:
-                items, version = self.cluster.list(api_version, kind, self.namespace)
-            except NotServed:
-                if key not in self.new_kinds:
-                    raise
-                items, version = [], ""
-            with self._lock:
-                self._by_kind[key] = {o["metadata"]["name"]: o for o in items}
-                if version:
-                    self.versions[key] = version
-        return self._by_kind[key]
-
-    def listed(self, api_version: str, kind: str) -> tuple[list[Obj], str] | None:
-        """A kind's list and where it left off, if it was listed: a watch can go on from it."""
-        key = (api_version, kind)
-        if key not in self.versions:
-            return None
-        return list(self._by_kind[key].values()), self.versions[key]
-
-    def read(self, objects: list[Obj], old_objects: list[Obj]) -> None:
-        """Read everything `get` will be asked about, concurrently.
-
-        A kind the cluster does not serve is an error for the objects to
-        deploy (unless its CRD comes with them), and nothing for old objects:
-        their CRD is gone, and every object of that kind with it.
-        """
-        wanted = {(o["apiVersion"], o["kind"]) for o in objects}
-        namespaced: list[tuple[str, str]] = []
-        for api_version, kind in wanted | {(o["apiVersion"], o["kind"]) for o in old_objects}:
-            if (api_version, kind) in self.new_kinds:
-                namespaced.append((api_version, kind))  # listed as empty until its CRD exists
-                continue
-            try:
-                if self.cluster.resource(api_version, kind).namespaced:
-                    namespaced.append((api_version, kind))
-            except NotServed:
-                if (api_version, kind) in wanted:
-                    raise
-                self._by_kind[(api_version, kind)] = {}
-        scoped = [
-            o
-            for o in objects + old_objects
-            if (o["apiVersion"], o["kind"]) not in namespaced
-            and (o["apiVersion"], o["kind"]) not in self._by_kind
-        ]
-        with ThreadPoolExecutor(IN_FLIGHT) as pool:
-            list(pool.map(lambda k: self.kind(*k), namespaced))
-            found = pool.map(self._get_cluster_scoped, scoped)
-            for obj, live in zip(scoped, found, strict=True):
-                self._cluster_scoped[object_key(obj)] = live
-
-    def _get_cluster_scoped(self, obj: Obj) -> Obj | None:
-        meta = obj["metadata"]
-        try:
-            return self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"])
-        except NotServed:
-            return None  # its CRD is gone (with every object of its kind), or comes with us
-
-    def get(self, obj: Obj) -> Obj | None:
-        key = object_key(obj)
-        if key in self._cluster_scoped:
-            return self._cluster_scoped[key]
-        if (obj["apiVersion"], obj["kind"]) in self._by_kind or obj["metadata"].get("namespace"):
-            return self.kind(obj["apiVersion"], obj["kind"]).get(obj["metadata"]["name"])
-        return None
-
-
-class Scaffold:
-    """Namespaces and CRDs created so that validation can run; removed if it fails."""
-
-    def __init__(self, cluster: Cluster, say: Callable[[str], None]) -> None:
-        self.cluster = cluster
-        self.say = say
-        self.created: list[Obj] = []
-
-    def ensure(self, objects: list[Obj], live: LiveState | None = None) -> None:
-        """Create the Namespaces and CRDs among `objects` that do not exist (`live` knows)."""
-        for obj in objects:
-            if obj["kind"] not in ("Namespace", "CustomResourceDefinition"):
-                continue
-            meta = obj["metadata"]
-            if live is not None:
-                exists = live.get(obj) is not None
-            else:
-                exists = self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is not None
-            if not exists:
-                self.cluster.apply(obj)
-                self.say(f"created {ref(obj)} (needed to validate the rest)")
-                self.created.append(obj)
-                if obj["kind"] == "CustomResourceDefinition":
-                    self._wait_established(obj)
-
-    def _wait_established(self, crd: Obj, timeout: float = 30) -> None:
-        """A new CRD serves its kind only once Established; then discovery must be redone."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            live = self.cluster.get(crd["apiVersion"], crd["kind"], crd["metadata"]["name"])
-            if live and health.crd_health(live).healthy:
-                self.cluster.forget_discovery()
-                return
-            time.sleep(0.2)  # validation scaffolding: seconds at most, before any deploy
-        raise ConfigError(f"{ref(crd)} was not Established within {timeout:.0f} s")
-
-    def keep(self) -> None:
-        self.created.clear()
-
-    def undo(self) -> None:
-        """Remove what validation created, and wait until it is gone: a namespace still
-        terminating would refuse the next deploy's objects."""
-        for obj in reversed(self.created):
-            try:
-                self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
-                wait_gone(self.cluster, obj, lambda _: None)
-                self.say(f"removed {ref(obj)} again: validation failed")
-            except KubeError as error:
-                self.say(f"could not remove {ref(obj)}: {error}")
-        self.created.clear()
-
-
-def wait_gone(
-    cluster: Cluster, obj: Obj, say: Callable[[str], None], timeout: float = GONE_TIMEOUT
-) -> None:
-    """Wait until a deleted cluster-scoped object (a namespace, a CRD) no longer exists."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    said = False
-    while cluster.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"]) is not None:
-        if time.monotonic() >= deadline:
-            raise ConfigError(
-                f"{ref(obj)} is still being deleted after {timeout:.0f} s; "
-                f"see `kubectl get {obj['kind'].lower()} {obj['metadata']['name']} -o yaml` "
-                "(finalizers), then deploy again"
-            )
-        if not said:
-            say(f"{ref(obj)} is being deleted; waiting until it is gone")
-            said = True
-        time.sleep(0.5)  # a namespace's deletion has no watchable end short of a 404
 
 
 class Validation:
@@ -405,64 +144,18 @@ class Validation:
         current = releases.current_state(revisions)
         old_objects = inventory(revisions, previous)
         live = LiveState(self.cluster, self.namespace, set())
-        if given is not None:
-            objects = [identify(o, self.profile.name) for o in given]
-            pins = dict(given_pins or {})
-            with_values = True
-        else:
-            objects, with_values = self._render(read_only, live)
-            pins = {} if self.options.reset_pins or previous is None else previous.pins
-            pins = apply_pins(objects, pins, self.say)
+        objects, pins, with_values = self._objects_and_pins(
+            read_only, given, given_pins, previous, live
+        )
         deploy_plan = plan.build_plan(objects, self.profile.order)
         ordered = deploy_plan.apply_order()
 
-        live.new_kinds = kinds_defined_by_crds(ordered)
-        live.read(ordered, old_objects)
-        self._check_ownership(ordered, live)
-        namespace_ready = self._namespace_exists(ordered, live)
-        if not read_only:
-            self.scaffold.ensure(ordered, live)
-            namespace_ready = True
-        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
-        unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
+        checkable = self._read_live(ordered, old_objects, live, read_only, with_values)
         recorded = {object_key(o): o for o in current.objects} if current else {}
         fingerprints = current.fingerprints if current else {}
-
-        changes: list[Change] = []
-        to_check: list[Change] = []
-        for obj in ordered:
-            key = object_key(obj)
-            current_live = live.get(obj)
-            # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
-            same = recorded.get(key) == obj
-            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
-            change.force = self.options.force_conflicts or key in self.adopted or same
-            changes.append(change)
-            if (
-                same
-                and current_live is not None
-                and fingerprints.get(record_key(obj)) == fingerprint(current_live)
-            ):
-                continue
-            checkable = (
-                (with_values or obj["kind"] != "Secret")
-                and (namespace_ready or not obj["metadata"].get("namespace"))
-                and (obj["apiVersion"], obj["kind"]) not in unserved
-            )
-            if checkable:
-                to_check.append(change)
-            elif current_live is not None:
-                change.action = "unknown"  # a Secret whose values were not given: not judged
+        changes, to_check = self._changes(ordered, live, recorded, fingerprints, checkable)
         self._dry_run(to_check)
-        for change in to_check:
-            if change.live is not None:
-                same = normalized(change.dry_run) == normalized(change.live)
-                change.action = "unchanged" if same else "update"
-                if not same and recorded.get(object_key(change.obj)) == change.obj:
-                    self.say(
-                        f"{change.ref} was changed outside deployctl since the last deploy; "
-                        "deploying puts it back"
-                    )
+        self._judge_dry_runs(to_check, recorded)
 
         prune = self._prune_candidates(ordered, old_objects, live)
         now = {record_key(c.obj): fingerprint(c.live) for c in changes if c.live is not None}
@@ -479,6 +172,101 @@ class Validation:
             live=live,
             dry_runs=len(to_check),
         )
+
+    def _objects_and_pins(
+        self,
+        read_only: bool,
+        given: list[Obj] | None,
+        given_pins: dict[str, dict[str, str]] | None,
+        previous: releases.Revision | None,
+        live: LiveState,
+    ) -> tuple[list[Obj], dict[str, dict[str, str]], bool]:
+        """The objects to deploy, the image pins that hold, and whether Secret values are known.
+
+        Objects given (rollout, rollback) come with their pins; otherwise the
+        manifests are rendered, and the previous revision's pins kept where they apply.
+        """
+        if given is not None:
+            objects = [identify(o, self.profile.name) for o in given]
+            return objects, dict(given_pins or {}), True
+        objects, with_values = self._render(read_only, live)
+        pins = {} if self.options.reset_pins or previous is None else previous.pins
+        pins = apply_pins(objects, pins, self.say)
+        return objects, pins, with_values
+
+    def _read_live(
+        self,
+        ordered: list[Obj],
+        old_objects: list[Obj],
+        live: LiveState,
+        read_only: bool,
+        with_values: bool,
+    ) -> Callable[[Obj], bool]:
+        """Read the live state, check ownership, create the scaffold a dry run needs
+        (unless `read_only`); return which objects can be dry-run."""
+        live.new_kinds = kinds_defined_by_crds(ordered)
+        live.read(ordered, old_objects)
+        self._check_ownership(ordered, live)
+        namespace_ready = self._namespace_exists(ordered, live)
+        if not read_only:
+            self.scaffold.ensure(ordered, live)
+            namespace_ready = True
+        # Read-only runs create nothing, so kinds whose CRD is still new cannot be checked.
+        unserved = {k for k in live.new_kinds if not self.cluster.serves(*k)}
+
+        def checkable(obj: Obj) -> bool:
+            return (
+                (with_values or obj["kind"] != "Secret")
+                and (namespace_ready or not obj["metadata"].get("namespace"))
+                and (obj["apiVersion"], obj["kind"]) not in unserved
+            )
+
+        return checkable
+
+    def _changes(
+        self,
+        ordered: list[Obj],
+        live: LiveState,
+        recorded: dict[Key, Obj],
+        fingerprints: dict[str, str],
+        checkable: Callable[[Obj], bool],
+    ) -> tuple[list[Change], list[Change]]:
+        """A change for every object, and the changes to dry-run: all that can be
+        checked, but those nothing can have changed since the last deploy."""
+        changes: list[Change] = []
+        to_check: list[Change] = []
+        for obj in ordered:
+            key = object_key(obj)
+            current_live = live.get(obj)
+            # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
+            same = recorded.get(key) == obj
+            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
+            change.force = self.options.force_conflicts or key in self.adopted or same
+            changes.append(change)
+            if (
+                same
+                and current_live is not None
+                and fingerprints.get(record_key(obj)) == fingerprint(current_live)
+            ):
+                continue
+            if checkable(obj):
+                to_check.append(change)
+            elif current_live is not None:
+                change.action = "unknown"  # a Secret whose values were not given: not judged
+        return changes, to_check
+
+    def _judge_dry_runs(self, checked: list[Change], recorded: dict[Key, Obj]) -> None:
+        """An existing object whose dry run differs from it is an update; say so when
+        the difference was written outside deployctl since the last deploy."""
+        for change in checked:
+            if change.live is not None:
+                same = normalized(change.dry_run) == normalized(change.live)
+                change.action = "unchanged" if same else "update"
+                if not same and recorded.get(object_key(change.obj)) == change.obj:
+                    self.say(
+                        f"{change.ref} was changed outside deployctl since the last deploy; "
+                        "deploying puts it back"
+                    )
 
     def check_inputs(self) -> list[Obj]:
         """Render and value the Secrets (reading stored values, writing nothing)."""

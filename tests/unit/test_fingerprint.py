@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from deployctl.deploy.prepare import fingerprint
+from deployctl.deploy.live import fingerprint
 
 
 def deployment() -> dict:

@@ -7,7 +7,7 @@ import pytest
 
 from deployctl.commands.rollback import choose, merge
 from deployctl.commands.rollout import retarget
-from deployctl.deploy.prepare import apply_pins, inventory, prune_choice
+from deployctl.deploy.carryover import apply_pins, inventory, prune_choice
 from deployctl.errors import ConfigError
 from deployctl.images import new_image
 from deployctl.model import COMPONENT_LABEL, ENV_LABEL

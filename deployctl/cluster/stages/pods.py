@@ -1,32 +1,14 @@
-"""The sandbox's simulated kubelet: kwok Stage objects for nodes, pods and volumes.
-
-kwok drops its built-in stages as soon as a config names any Stage, so the
-whole lifecycle is spelled out here. Stages of one resource are written with
-disjoint selectors, so each object always has exactly one applicable stage.
-
-Failure markers, by the suffix of a container's image tag:
-
-  -crashloop  the container keeps failing: CrashLoopBackOff, restarts growing
-              (a Job pod with restartPolicy Never fails instead)
-  -pullerror  the image cannot be pulled: ErrImagePull, then ImagePullBackOff
-  -unready    the container runs but its readiness probe never passes
-
-A pod's annotation ``sandbox.deployctl.dev/ready-delay`` (a Go duration such
-as ``30s``) overrides the cluster-wide delay before it starts.
-"""
+"""Pod stages: a pod's first status by its containers' failure markers, then
+pull back-off, crash restarts, completion and deletion (markers: see the package)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from deployctl.cluster.stages.common import Condition, stage
+
 READY_DELAY_ANNOTATION = "sandbox.deployctl.dev/ready-delay"
-STORAGE_CLASS = "standard"
 MARKERS = ("-crashloop", "-pullerror", "-unready")
-
-
-# Pod and Node stages select with jq: kwok's CEL cannot resolve typed nested lists
-# (v1.NodeCondition, v1.Container) in v0.8.0. A condition is (jq key, operator, values).
-Condition = tuple[str, str, tuple[str, ...]]
 
 
 def _has_marker(marker: str, present: bool = True) -> Condition:
@@ -43,8 +25,6 @@ DELETING: Condition = (".metadata.deletionTimestamp", "Exists", ())
 NOT_STARTED: Condition = (".status.podIP", "DoesNotExist", ())
 STARTED: Condition = (".status.podIP", "Exists", ())
 SCHEDULED: Condition = (".spec.nodeName", "Exists", ())
-NODE_READY = '.status.conditions[]? | select(.type == "Ready") | .status'
-
 
 # One template for a pod's first status; each container is judged by its own image.
 POD_START_TEMPLATE = """\
@@ -222,181 +202,24 @@ containerStatuses:
 phase: Succeeded
 """
 
-NODE_STATUS_TEMPLATE = """\
-{{ $now := Now }}
-{{ $since := or .metadata.creationTimestamp $now }}
-conditions:
-{{ range NodeConditions }}
-- lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ $since | Quote }}
-  message: {{ .message | Quote }}
-  reason: {{ .reason | Quote }}
-  status: {{ .status | Quote }}
-  type: {{ .type | Quote }}
-{{ end }}
-addresses:
-{{ with .status.addresses }}
-{{ YAML . 1 }}
-{{ else }}
-- address: {{ NodeIP | Quote }}
-  type: InternalIP
-- address: {{ .metadata.name | Quote }}
-  type: Hostname
-{{ end }}
-phase: Running
-"""
 
-
-def _stage(
-    name: str,
-    kind: str,
-    conditions: list[Condition],
-    *,
-    status_template: str | None = None,
-    delay_ms: int | None = None,
-    delay_annotation: str | None = None,
-    event: tuple[str, str, str] | None = None,
-    delete: bool = False,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "resourceRef": {"apiGroup": "v1", "kind": kind},
-        "selector": {
-            "matchExpressions": [
-                {"key": key, "operator": op, **({"values": list(values)} if values else {})}
-                for key, op, values in conditions
-            ]
-        },
-        "next": {},
-    }
-    if delay_ms is not None:
-        spec["delay"] = {"durationMilliseconds": delay_ms}
-        if delay_annotation:
-            spec["delay"]["durationFrom"] = {
-                "expressionFrom": f'.metadata.annotations["{delay_annotation}"]'
-            }
-    if status_template is not None:
-        spec["next"]["statusTemplate"] = status_template
-    if event is not None:
-        kind_, reason, message = event
-        spec["next"]["event"] = {"type": kind_, "reason": reason, "message": message}
-    if delete:
-        spec["next"]["delete"] = True
-    return {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
-def _volume_stages() -> list[dict[str, Any]]:
-    """Provision a PersistentVolume for each claim of the sandbox's class that a pod needs."""
-    ours = f"has(self.spec.storageClassName) && self.spec.storageClassName == '{STORAGE_CLASS}'"
-    not_deleting = "!has(self.metadata.deletionTimestamp)"
-    # WaitForFirstConsumer: the scheduler names the node once a pod needs the claim.
-    node_selected = (
-        "has(self.metadata.annotations) && "
-        "'volume.kubernetes.io/selected-node' in self.metadata.annotations"
-    )
-    pv = """\
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: pvc-{{ .metadata.uid }}
-  annotations:
-    pv.kubernetes.io/provisioned-by: sandbox.deployctl.dev/volume
-spec:
-  accessModes:
-  {{ YAML .spec.accessModes 1 }}
-  capacity:
-    storage: {{ .spec.resources.requests.storage | Quote }}
-  persistentVolumeReclaimPolicy: Delete
-  storageClassName: {{ .spec.storageClassName | Quote }}
-  volumeMode: {{ or .spec.volumeMode "Filesystem" | Quote }}
-  claimRef:
-    apiVersion: v1
-    kind: PersistentVolumeClaim
-    name: {{ .metadata.name | Quote }}
-    namespace: {{ .metadata.namespace | Quote }}
-    uid: {{ .metadata.uid | Quote }}
-  hostPath:
-    path: /tmp/deployctl-sandbox/pvc-{{ .metadata.uid }}
-"""
-
-    def stage(name: str, kind: str, conditions: list[str], steps: list[dict[str, Any]]) -> dict:
-        return {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "Stage",
-            "metadata": {"name": name},
-            "spec": {
-                "resourceRef": {"apiGroup": "v1", "kind": kind},
-                "selector": {"matchExpressions": [{"cel": {"expression": c}} for c in conditions]},
-                "steps": steps,
-            },
-        }
-
-    return [
-        stage(
-            "pvc-provision",
-            "PersistentVolumeClaim",
-            [ours, not_deleting, node_selected, "!has(self.spec.volumeName)"],
-            [
-                {"apply": {"template": pv}},
-                {"patch": {"root": "spec", "template": "volumeName: pvc-{{ .metadata.uid }}"}},
-                {
-                    "patch": {
-                        "root": "status",
-                        "subresource": "status",
-                        "template": "phase: Bound\naccessModes:\n{{ YAML .spec.accessModes 0 }}"
-                        "capacity:\n  storage: {{ .spec.resources.requests.storage | Quote }}\n",
-                    }
-                },
-            ],
-        ),
-        stage(
-            "pv-bind",
-            "PersistentVolume",
-            [
-                ours,
-                not_deleting,
-                "has(self.spec.claimRef)",
-                "!has(self.status.phase) || !(self.status.phase in ['Bound', 'Released', 'Failed'])",
-            ],
-            [{"patch": {"root": "status", "subresource": "status", "template": "phase: Bound"}}],
-        ),
-        stage(
-            "pv-delete-released",
-            "PersistentVolume",
-            [ours, not_deleting, "has(self.status.phase) && self.status.phase == 'Released'"],
-            [{"delete": True}],
-        ),
-    ]
-
-
-def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
-    """Every Stage of the sandbox, for a cluster whose pods start after ready_delay_ms."""
-    crash, pull, unready = (_has_marker(m) for m in MARKERS)
-    no_crash, no_pull, no_unready = (_has_marker(m, present=False) for m in MARKERS)
-    start = [NOT_DELETING, NOT_STARTED, SCHEDULED]
+def pod_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
+    """Every Pod stage, for a cluster whose pods start after ready_delay_ms."""
     timing: dict[str, Any] = {
         "delay_ms": ready_delay_ms,
         "delay_annotation": READY_DELAY_ANNOTATION,
     }
+    return [*_start_stages(timing), *_later_stages(timing)]
+
+
+def _start_stages(timing: dict[str, Any]) -> list[dict[str, Any]]:
+    """A scheduled pod's first status: a stage per marker (-pullerror over -crashloop
+    over -unready), and pod-ready for a pod without one."""
+    crash, pull, unready = (_has_marker(m) for m in MARKERS)
+    no_crash, no_pull, no_unready = (_has_marker(m, present=False) for m in MARKERS)
+    start = [NOT_DELETING, NOT_STARTED, SCHEDULED]
     return [
-        _stage(
-            "node-initialize",
-            "Node",
-            [(NODE_READY, "NotIn", ("True",))],
-            status_template=NODE_STATUS_TEMPLATE,
-        ),
-        _stage(
-            "node-heartbeat",
-            "Node",
-            [(NODE_READY, "In", ("True",))],
-            status_template=NODE_STATUS_TEMPLATE,
-            delay_ms=20_000,
-        ),
-        _stage(
+        stage(
             "pod-start-pullerror",
             "Pod",
             [*start, pull],
@@ -408,7 +231,7 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             ),
             **timing,
         ),
-        _stage(
+        stage(
             "pod-start-crashloop",
             "Pod",
             [*start, no_pull, crash],
@@ -416,7 +239,7 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             event=("Warning", "BackOff", "Back-off restarting failed container"),
             **timing,
         ),
-        _stage(
+        stage(
             "pod-start-unready",
             "Pod",
             [*start, no_pull, no_crash, unready],
@@ -424,14 +247,21 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             event=("Warning", "Unhealthy", "Readiness probe failed (sandbox marker -unready)"),
             **timing,
         ),
-        _stage(
+        stage(
             "pod-ready",
             "Pod",
             [*start, no_pull, no_crash, no_unready],
             status_template=POD_START_TEMPLATE,
             **timing,
         ),
-        _stage(
+    ]
+
+
+def _later_stages(timing: dict[str, Any]) -> list[dict[str, Any]]:
+    """After the start: pull back-off, crash restarts, a Job's completion, deletion."""
+    no_crash, no_pull, no_unready = (_has_marker(m, present=False) for m in MARKERS)
+    return [
+        stage(
             "pod-image-pull-backoff",
             "Pod",
             [NOT_DELETING, STARTED, _waiting("ErrImagePull")],
@@ -439,7 +269,7 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             delay_ms=1_000,
             event=("Warning", "Failed", "Error: ImagePullBackOff"),
         ),
-        _stage(
+        stage(
             "pod-crashloop-restart",
             "Pod",
             [NOT_DELETING, STARTED, _waiting("CrashLoopBackOff")],
@@ -447,7 +277,7 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             delay_ms=10_000,
             event=("Warning", "BackOff", "Back-off restarting failed container"),
         ),
-        _stage(
+        stage(
             "pod-complete",
             "Pod",
             [
@@ -462,6 +292,5 @@ def sandbox_stages(ready_delay_ms: int) -> list[dict[str, Any]]:
             status_template=POD_COMPLETE_TEMPLATE,
             **timing,
         ),
-        _stage("pod-delete", "Pod", [DELETING], delete=True),
-        *_volume_stages(),
+        stage("pod-delete", "Pod", [DELETING], delete=True),
     ]
