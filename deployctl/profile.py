@@ -2,7 +2,10 @@
 
 A profile is ``environments/<env>.yaml`` in a deployctl project::
 
-    overlay: manifests/overlays/staging   # the Kustomize overlay to render
+    overlay: manifests/overlays/staging   # the Kustomize overlay to render, or instead:
+    # chart: charts/ai-agent-orchestrator # a Helm chart, rendered with `helm template`
+    # values: [charts/.../values-staging.yaml]  # its values files, in order
+    # release: ai-agent                   # the release name it is rendered as (default: env)
     context: staging-cluster              # kube context (never the current one silently)
     server: https://staging.example:6443  # optional: the URL that context must point at
     namespace: ai-agent-staging           # overrides the overlay's namespace
@@ -43,6 +46,9 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _KEYS = {
     "keepRevisions",
     "overlay",
+    "chart",
+    "values",
+    "release",
     "context",
     "server",
     "namespace",
@@ -76,10 +82,24 @@ class SecretsSource:
 
 
 @dataclass(frozen=True)
+class Source:
+    """What renders the environment's objects: a Kustomize overlay, or a Helm chart
+    with its values files (in order) and the release name it is rendered as."""
+
+    path: Path
+    values: tuple[Path, ...] = ()
+    release: str | None = None  # set for a chart only
+
+    @property
+    def chart(self) -> bool:
+        return self.release is not None
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     path: Path
-    overlay: Path
+    source: Source
     context: str
     namespace: str
     server: str | None = None
@@ -185,7 +205,8 @@ def load_profile(project: Path, env: str) -> Profile:
     if unknown:
         raise r.fail(unknown[0], f"unknown setting (known: {', '.join(sorted(_KEYS))})")
 
-    overlay, namespace, server = _location(r, project)
+    source = _source(r, project, env)
+    namespace, server = _location(r, project)
     timeouts, per_component = _timeouts(r)
     order = _order(r)
     secrets_data, env_file = _secrets(r)
@@ -194,7 +215,7 @@ def load_profile(project: Path, env: str) -> Profile:
         name=env,
         keep_revisions=keep,
         path=display,
-        overlay=project / overlay,
+        source=source,
         context=r.string("context") or "",
         namespace=namespace,
         server=server,
@@ -217,18 +238,43 @@ def load_profile(project: Path, env: str) -> Profile:
     )
 
 
-def _location(r: _Reader, project: Path) -> tuple[Path, str, str | None]:
-    """The overlay to render, the namespace to deploy to, and the server it must be on."""
-    overlay = Path(r.string("overlay") or "")
-    if not (project / overlay / "kustomization.yaml").is_file():
-        raise r.fail("overlay", f'"{overlay}" has no kustomization.yaml')
+def _source(r: _Reader, project: Path, env: str) -> Source:
+    """The overlay, or the chart with its values files, that renders the environment."""
+    if "chart" not in r.data:
+        if "values" in r.data or "release" in r.data:
+            key = "values" if "values" in r.data else "release"
+            raise r.fail(key, "only for a chart: add chart: or remove it")
+        overlay = Path(r.string("overlay") or "")
+        if not (project / overlay / "kustomization.yaml").is_file():
+            raise r.fail("overlay", f'"{overlay}" has no kustomization.yaml')
+        return Source(project / overlay)
+    if "overlay" in r.data:
+        raise r.fail("chart", "give overlay: or chart:, not both")
+    chart = Path(r.string("chart") or "")
+    if not (project / chart / "Chart.yaml").is_file():
+        raise r.fail("chart", f'"{chart}" has no Chart.yaml')
+    listed = r.data.get("values") or []
+    listed = [listed] if isinstance(listed, str) else listed
+    if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+        raise r.fail("values", "expected a file or a list of files")
+    for value in listed:
+        if not (project / value).is_file():
+            raise r.fail("values", f'"{value}" is not a file')
+    release = r.string("release", required=False) or env
+    if not _NAME.match(release) or len(release) > 53:
+        raise r.fail("release", f'"{release}" is not a valid release name')
+    return Source(project / chart, tuple(project / v for v in listed), release)
+
+
+def _location(r: _Reader, project: Path) -> tuple[str, str | None]:
+    """The namespace to deploy to, and the server it must be on."""
     namespace = r.string("namespace") or ""
     if not _NAME.match(namespace) or len(namespace) > 63:
         raise r.fail("namespace", f'"{namespace}" is not a valid namespace name')
     server = r.string("server", required=False)
     if server is not None and not server.startswith("https://"):
         raise r.fail("server", f'"{server}" must be an https:// URL')
-    return overlay, namespace, server
+    return namespace, server
 
 
 def _timeouts(r: _Reader) -> tuple[dict[str, Any], dict[str, Any]]:

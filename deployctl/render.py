@@ -1,9 +1,10 @@
-"""Kustomize rendering: an environment's overlay -> a list of plain dict objects.
+"""Rendering: an environment's overlay (or Helm chart) -> a list of plain dict objects.
 
-The manifests stay plain Kustomize (usable with `kubectl apply -k`); deployctl
-adds two things at render time: the profile's namespace replaces the
-overlay's, and the Secrets that `manifests/secrets.yaml` declares are built
-from the environment's values (see `secrets.py`).
+The manifests stay plain Kustomize (usable with `kubectl apply -k`), or a plain
+Helm chart rendered with `helm template`; deployctl adds two things at render
+time: the profile's namespace replaces the source's, and the Secrets that
+`manifests/secrets.yaml` declares are built from the environment's values (see
+`secrets.py`), in place of any Secret of the same name the source has.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 
 from deployctl import model, rendercache, secrets
 from deployctl.errors import ConfigError
-from deployctl.profile import Profile
+from deployctl.profile import Profile, Source
 
 Obj = dict[str, Any]
 COMPONENT_LABEL = model.COMPONENT_LABEL
@@ -51,21 +52,62 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-# Each overlay is rendered once per process (callers copy before they change anything).
-_renders: dict[Path, Future[list[Obj]]] = {}
+# Each source is rendered once per process (callers copy before they change anything).
+_renders: dict[tuple[Source, str], Future[list[Obj]]] = {}
 
 
-def start_render(overlay: Path) -> None:
-    """Start rendering an overlay in the background, while the cluster is being reached;
-    `kustomize_build` picks the result up (or its error)."""
-    if overlay not in _renders:
-        _renders[overlay] = ThreadPoolExecutor(1).submit(_kustomize_build, overlay)
+def start_render(profile: Profile) -> None:
+    """Start rendering the profile's source in the background, while the cluster is being
+    reached; `build` picks the result up (or its error)."""
+    key = (profile.source, profile.namespace)
+    if key not in _renders:
+        _renders[key] = ThreadPoolExecutor(1).submit(_build, profile.source, profile.namespace)
+
+
+def build(profile: Profile) -> list[Obj]:
+    """The profile's source rendered; an error becomes a one-line ConfigError naming it."""
+    start_render(profile)
+    return _renders[(profile.source, profile.namespace)].result()
+
+
+def _build(source: Source, namespace: str) -> list[Obj]:
+    if source.chart:
+        return _helm_template(source, namespace)
+    return _kustomize_build(source.path)
+
+
+def helm_command() -> str:
+    """$DEPLOYCTL_HELM, helm on PATH, or the cached build (built from source on first use)."""
+    if explicit := os.environ.get("DEPLOYCTL_HELM"):
+        return explicit
+    if found := shutil.which("helm"):
+        return found
+    from deployctl.cluster import binaries
+
+    return str(binaries.ensure_tool(binaries.HELM).helm)
+
+
+def _helm_template(source: Source, namespace: str) -> list[Obj]:
+    command = [helm_command(), "template", source.release or "", str(source.path)]
+    command += ["--namespace", namespace]
+    for values in source.values:
+        command += ["--values", str(values)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except OSError as error:
+        raise ConfigError(f"{command[0]}: cannot run helm ({error})") from None
+    if result.returncode != 0:
+        message = " ".join(result.stderr.strip().removeprefix("Error:").split())
+        raise ConfigError(f"{source.path}: helm template failed: {message}")
+    try:
+        return [doc for doc in yaml.load_all(result.stdout, Loader=_LOADER) if doc]
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source.path}: helm produced invalid YAML: {error}") from None
 
 
 def kustomize_build(overlay: Path) -> list[Obj]:
-    """Render one overlay; a Kustomize error becomes a one-line ConfigError naming it."""
-    start_render(overlay)
-    return _renders[overlay].result()
+    """Render one overlay (no cache across calls; `build` keeps one per process)."""
+    return _kustomize_build(overlay)
 
 
 def _kustomize_build(overlay: Path) -> list[Obj]:
@@ -99,13 +141,19 @@ def render_environment(
 
     Without `values` the Secrets carry masked placeholders (render, plan, diff).
     """
-    objects = set_namespace(kustomize_build(profile.overlay), profile.namespace)
+    objects = set_namespace(build(profile), profile.namespace)
     specs = secrets.load_specs(project)
     if values is None:
         values = secrets.placeholders(specs)
+    ours = {spec.name for spec in specs}
+    objects = [o for o in objects if not (o["kind"] == "Secret" and _name(o) in ours)]
     objects += secrets.secret_objects(specs, values, profile.namespace, generated)
     profile.check_components(components_of(objects))
     return objects
+
+
+def _name(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("name", "")
 
 
 def components_of(objects: Iterable[Obj]) -> set[str]:

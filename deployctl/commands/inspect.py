@@ -19,7 +19,7 @@ from deployctl.present import Reporter
 
 
 def _prepare(target: Target, reporter: Reporter) -> tuple[Prepared, str]:
-    rendering.start_render(target.profile.overlay)  # while the cluster is being reached
+    rendering.start_render(target.profile)  # while the cluster is being reached
     cluster = connect_read_only(target, reporter)
     header(target, cluster.context, reporter)
     deploy = Deploy(target.project, target.profile, cluster, target.options, reporter)

@@ -319,7 +319,7 @@ def _namespace_objects(target: Target) -> list[Obj]:
     """The rendered Namespace (with its Pod Security labels), or a bare one."""
     try:
         objects = rendering.set_namespace(
-            rendering.kustomize_build(target.profile.overlay), target.profile.namespace
+            rendering.build(target.profile), target.profile.namespace
         )
     except ConfigError:
         objects = []

@@ -10,7 +10,7 @@ from deployctl.present import Reporter
 
 
 def up(target: Target, reporter: Reporter) -> Result:
-    rendering.start_render(target.profile.overlay)  # while the cluster is being reached
+    rendering.start_render(target.profile)  # while the cluster is being reached
 
     def work(session: Session) -> Result:
         outcome = session.run("up")

@@ -139,7 +139,7 @@ def test_the_profile_targets_the_sandbox_and_orders_web_after_cache(project: Pat
 
     assert dev.context == sandbox.context_name("deployctl")  # what `cluster up` writes
     assert dev.namespace == "hello-dev"
-    assert dev.overlay == project / "manifests/overlays/dev"
+    assert dev.source.path == project / "manifests/overlays/dev"
     assert dev.default and not dev.protected
     assert dev.order == {"cache": (), "web": ("cache",)}
     assert [p.name for p in profile.load_all(project)] == ["dev"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,49 @@ def test_the_shipped_profiles_are_valid_and_dev_is_the_default() -> None:
     assert [p.name for p in profiles.values() if p.default] == ["dev"]
     assert profiles["production"].protected
     assert profiles["dev"].secrets.generate and not profiles["production"].secrets.generate
+
+
+def chart_project(project: Path) -> Path:
+    (project / "chart").mkdir()
+    (project / "chart/Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    (project / "chart/values-dev.yaml").write_text("replicas: 1\n")
+    return project
+
+
+def test_a_profile_may_render_a_helm_chart_with_its_values_files(project: Path) -> None:
+    chart_project(project)
+    base = GOOD.replace("overlay: manifests/overlays/dev", "chart: chart")
+    write(project, base + "values: [chart/values-dev.yaml]\nrelease: app\n")
+
+    source = load_profile(project, "dev").source
+
+    assert source.chart and source.release == "app"
+    assert source.path == project / "chart"
+    assert source.values == (project / "chart/values-dev.yaml",)
+    write(project, base + "values: chart/values-dev.yaml\n")
+    assert load_profile(project, "dev").source.release == "dev"  # the environment's name
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("overlay: manifests/overlays/dev\n", "chart: give overlay: or chart:, not both"),
+        ("values: [chart/missing.yaml]\n", 'values: "chart/missing.yaml" is not a file'),
+        ("values: {a: b}\n", "values: expected a file or a list of files"),
+        ("release: Not_A_Name\n", 'release: "Not_A_Name" is not a valid release name'),
+    ],
+)
+def test_a_chart_profile_defect_names_the_field(project: Path, extra: str, message: str) -> None:
+    chart_project(project)
+    write(project, GOOD.replace("overlay: manifests/overlays/dev\n", "chart: chart\n") + extra)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_profile(project, "dev")
+
+
+def test_values_without_a_chart_are_refused(project: Path) -> None:
+    write(project, GOOD + "values: [x.yaml]\n")
+    with pytest.raises(ConfigError, match="values: only for a chart"):
+        load_profile(project, "dev")
+    write(project, GOOD.replace("overlay: manifests/overlays/dev", "chart: nowhere"))
+    with pytest.raises(ConfigError, match=re.escape('chart: "nowhere" has no Chart.yaml')):
+        load_profile(project, "dev")

@@ -9,7 +9,7 @@ import pytest
 
 from deployctl.errors import ConfigError
 from deployctl.present import mask_secrets
-from deployctl.profile import Profile, SecretsSource
+from deployctl.profile import Profile, SecretsSource, Source
 from deployctl.secrets import SecretSpec, read_env_file, resolve, secret_objects
 
 SPECS = [SecretSpec("db-credentials", "db", ("DB_PASSWORD", "DB_USER"))]
@@ -19,7 +19,7 @@ def profile(tmp_path: Path, generate: bool, env_file: str | None = None) -> Prof
     return Profile(
         name="dev",
         path=Path("environments/dev.yaml"),
-        overlay=tmp_path,
+        source=Source(tmp_path),
         context="c",
         namespace="n",
         secrets=SecretsSource(tmp_path / env_file if env_file else None, generate),
