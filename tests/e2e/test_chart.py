@@ -316,6 +316,47 @@ def test_drift_is_reported_as_a_diff_per_object() -> None:
     assert problems[1:] == ["only in helm: v1 Service c", "only in kustomize: v1 Service b"]
 
 
+def test_switches_and_parameters_render_what_they_say(helm: Helm) -> None:
+    """The parameters no environment exercises (the drift checks cover the others)."""
+    objects = helm_template(
+        helm,
+        "elsewhere",
+        *values_args("dev"),
+        "--set=namespace.create=false,networkPolicy.enabled=false",
+        "--set=monitoring.podAnnotations=false,monitoring.scrapeConfig.enabled=false",
+        "--set=storageClass=fast,redis.persistence.storageClass=slow",
+        "--set=orchestrator.autoscaling.enabled=true,orchestrator.replicas=4",
+        "--set=ingress.enabled=true,ingress.clusterIssuer=,ingress.orchestrator.tls.enabled=false",
+        "--set=worker.image.repository=registry.example.com/worker,worker.image.tag=v9",
+    )
+    by_kind: dict[str, dict[str, Obj]] = {}
+    for o in objects:
+        by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    pods = {
+        n: o["spec"]["template"]
+        for k in ("Deployment", "StatefulSet")
+        for n, o in by_kind[k].items()
+    }
+
+    assert "Namespace" not in by_kind and "NetworkPolicy" not in by_kind
+    assert "prometheus-scrape-config" not in by_kind["ConfigMap"]
+    assert not any("prometheus.io/scrape" in str(t["metadata"]) for t in pods.values())
+    claims = {
+        n: o["spec"]["volumeClaimTemplates"][0]["spec"] for n, o in by_kind["StatefulSet"].items()
+    }
+    assert {n: c["storageClassName"] for n, c in claims.items()} == {
+        "postgresql": "fast",
+        "rabbitmq": "fast",
+        "redis": "slow",
+    }
+    assert "replicas" not in by_kind["Deployment"]["orchestrator"]["spec"]
+    assert by_kind["HorizontalPodAutoscaler"]["orchestrator"]["spec"]["minReplicas"] == 3
+    ingress = by_kind["Ingress"]
+    assert "tls" not in ingress["orchestrator"]["spec"]
+    assert "cert-manager.io/cluster-issuer" not in ingress["mcp-server"]["metadata"]["annotations"]
+    assert pods["worker"]["spec"]["containers"][0]["image"] == "registry.example.com/worker:v9"
+
+
 # -- secrets -------------------------------------------------------------------------
 
 
