@@ -3,9 +3,15 @@
 `nox -s e2e -- --provider kind` runs the end-to-end suite on a kind cluster
 instead (needs Docker; this project's CI has none and does not exercise it).
 
+`nox -s chart` (not run by default) packages the Helm chart into dist/ and indexes
+dist/ as a chart repository (`nox -s chart -- https://charts.example.com/ai-agent`
+sets the download URL); its lint, drift and install tests are in the e2e suite.
+
 `nox -s bench` (not run by default) benchmarks deployctl against ordered kubectl
 and Helm on its own sandbox cluster; `nox -s bench -- --help` lists its options.
 """
+
+from pathlib import Path
 
 import nox
 
@@ -14,6 +20,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+CHART = "charts/ai-agent-orchestrator"
 
 
 @nox.session(python=PYTHON)
@@ -35,6 +42,21 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests against a real API server (the kwok sandbox by default)."""
     session.install("-e", ".[test]")
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=False)
+def chart(session: nox.Session) -> None:
+    """dist/ai-agent-orchestrator-<version>.tgz and dist/index.yaml, with the pinned Helm."""
+    find_helm = (
+        "from deployctl.cluster import binaries; print(binaries.ensure_tool(binaries.HELM).helm)"
+    )
+    here = {"PYTHONPATH": str(Path(__file__).parent)}  # this checkout's deployctl
+    out = session.run("python3", "-c", find_helm, env=here, silent=True, external=True)
+    helm = str(out).strip().splitlines()[-1]
+    session.run(helm, "lint", "--strict", CHART, "-f", f"{CHART}/values-dev.yaml", external=True)
+    session.run(helm, "package", CHART, "--destination", "dist", external=True)
+    url = ["--url", session.posargs[0]] if session.posargs else []
+    session.run(helm, "repo", "index", "dist", *url, external=True)
 
 
 @nox.session(python=PYTHON)
