@@ -318,9 +318,7 @@ def locked(
 def _namespace_objects(target: Target) -> list[Obj]:
     """The rendered Namespace (with its Pod Security labels), or a bare one."""
     try:
-        objects = rendering.set_namespace(
-            rendering.build(target.profile), target.profile.namespace
-        )
+        objects = rendering.set_namespace(rendering.build(target.profile), target.profile.namespace)
     except ConfigError:
         objects = []
     found = [o for o in objects if o["kind"] == "Namespace"]
