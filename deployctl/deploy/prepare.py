@@ -350,7 +350,10 @@ class Validation:
                 )
             except Invalid as error:
                 hint = ""
-                if "immutable" in str(error):
+                # Most kinds say "field is immutable"; a StatefulSet says "Forbidden:
+                # updates to statefulset spec for fields other than ... are forbidden".
+                text = str(error)
+                if "immutable" in text or "updates to statefulset spec" in text:
                     hint = (
                         " — this field cannot change in place: delete the object "
                         "(for a StatefulSet: kubectl delete statefulset NAME --cascade=orphan) "

@@ -87,6 +87,8 @@ def translate(error: StatusError, what: str) -> KubeError:
         422: Invalid,
         400: Invalid,
     }
+    if status == 500 and "failed to create typed patch object" in message:
+        return Invalid(f"{what}: {message}", status, body)  # the manifest's fault: exit 2
     return kinds.get(status, KubeError)(f"{what}: {message}", status, body)
 
 

@@ -28,8 +28,16 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 IN_FLIGHT = 16
 
 
+# A 500 that is the object's fault, not the server's: server-side apply could not
+# build the object from the manifest (a field the schema does not declare).
+_NOT_TRANSIENT = ("failed to create typed patch object",)
+
+
 def _retryable(error: BaseException) -> bool:
     if isinstance(error, StatusError):
+        body = error.body.decode(errors="replace") if isinstance(error.body, bytes) else ""
+        if error.status == 500 and any(m in body for m in _NOT_TRANSIENT):
+            return False
         return error.status in RETRYABLE_STATUS
     return isinstance(error, CONNECTION_ERRORS)
 

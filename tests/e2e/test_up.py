@@ -595,3 +595,19 @@ def test_a_reported_scale_up_extends_the_unschedulable_grace(project, kube, clus
     assert result.code == 1
     message = result.report["components"]["api"]["message"]
     assert "timed out after 12 s" in message and "unschedulable" not in message
+
+
+def test_a_field_that_cannot_change_in_place_is_refused_with_what_to_do(
+    project, kube, cluster, image
+):
+    project.write(stack(image), ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+    changed = stack(image)
+    changed[1]["spec"]["serviceName"] = "db-renamed"  # a StatefulSet field fixed at creation
+    project.write(changed, ORDER)
+
+    refused = deployctl(cluster, project.root, "up", "test")
+
+    assert refused.code == 2, refused.stderr
+    assert "StatefulSet" in refused.stderr and "cannot change in place" in refused.stderr
+    assert kube.get("apps/v1", "StatefulSet", "db")["spec"]["serviceName"] == "db"

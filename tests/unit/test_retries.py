@@ -50,6 +50,18 @@ def test_validation_errors_are_not_retried_and_name_the_object() -> None:
     assert flaky.calls == 1
 
 
+def test_a_500_that_is_the_manifests_fault_is_invalid_at_once() -> None:
+    body = (
+        '{"message": "failed to create typed patch object (/v1, Kind=ConfigMap): '
+        '.data.x.y: field not declared in schema", "reason": "InternalError"}'
+    )
+    flaky = Flaky(api_error(500, body=body))
+
+    with pytest.raises(kube.Invalid, match="field not declared in schema"):
+        kube.call("ConfigMap/settings", flaky)
+    assert flaky.calls == 1
+
+
 def test_a_conflict_names_the_other_manager() -> None:
     body = (
         '{"reason": "Conflict", "message": "Apply failed with 1 conflict: conflict with '
