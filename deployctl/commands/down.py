@@ -60,14 +60,7 @@ class Teardown:
         deleted = []
         for obj in filter(removable, group):
             self.session.guard()
-            target = ObjectRef.of(obj)
-            if self.cluster.delete(
-                target.api_version,
-                target.kind,
-                target.name,
-                target.namespace,
-                propagation="Foreground",
-            ):
+            if self.cluster.remove(obj, propagation="Foreground"):
                 deleted.append(obj)
                 self.removed.append(ref(obj))
                 self.session.reporter.object(ref(obj), "deleted")

@@ -4,6 +4,7 @@ revision before it by itself (exit 1), or says it could not (exit 4)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from deployctl.commands.session import Outcome, Session, locked
 from deployctl.commands.target import Target
 from deployctl.engine import pin_key
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
+from deployctl.model import ObjectRef
 from deployctl.plan import containers_of
 from deployctl.present import Reporter
 
@@ -150,9 +152,8 @@ def running_images(session: Session, objects: list[Obj], component: str) -> str:
         if not containers_of(obj):
             continue
         try:
-            live = session.cluster.get(
-                obj["apiVersion"], obj["kind"], obj["metadata"]["name"], session.profile.namespace
-            )
+            where = dataclasses.replace(ObjectRef.of(obj), namespace=session.profile.namespace)
+            live = session.cluster.read(where)
         except DeployctlError:
             live = None
         running = [c["image"] for c in containers_of(live or {})] or ["(unknown)"]

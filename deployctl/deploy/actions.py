@@ -105,12 +105,9 @@ class Actions:
 
     def prune(self, objects: list[Obj]) -> None:
         for obj in objects:
-            meta = obj["metadata"]
             self.guard()
             try:
-                self.cluster.delete(
-                    obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
-                )
+                self.cluster.remove(obj)
                 self.reporter.object(ref(obj), "prune")
             except NotFound:
                 pass

@@ -116,9 +116,8 @@ class LiveState:
                 self._cluster_scoped[object_key(obj)] = live
 
     def _get_cluster_scoped(self, obj: Obj) -> Obj | None:
-        meta = obj["metadata"]
         try:
-            return self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"])
+            return self.cluster.read(obj)
         except NotServed:
             return None  # its CRD is gone (with every object of its kind), or comes with us
 

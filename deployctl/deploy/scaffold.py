@@ -30,11 +30,10 @@ class Scaffold:
         for obj in objects:
             if obj["kind"] not in ("Namespace", "CustomResourceDefinition"):
                 continue
-            meta = obj["metadata"]
             if live is not None:
                 exists = live.get(obj) is not None
             else:
-                exists = self.cluster.get(obj["apiVersion"], obj["kind"], meta["name"]) is not None
+                exists = self.cluster.read(obj) is not None
             if not exists:
                 self.cluster.apply(obj)
                 self.say(f"created {ref(obj)} (needed to validate the rest)")
@@ -48,7 +47,7 @@ class Scaffold:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            live = self.cluster.get(crd["apiVersion"], crd["kind"], crd["metadata"]["name"])
+            live = self.cluster.read(crd)
             if live and health.crd_health(live).healthy:
                 self.cluster.forget_discovery()
                 return
@@ -63,7 +62,7 @@ class Scaffold:
         terminating would refuse the next deploy's objects."""
         for obj in reversed(self.created):
             try:
-                self.cluster.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+                self.cluster.remove(obj)
                 wait_gone(self.cluster, obj, lambda _: None)
                 self.say(f"removed {ref(obj)} again: validation failed")
             except KubeError as error:
@@ -79,7 +78,7 @@ def wait_gone(
 
     deadline = time.monotonic() + timeout
     said = False
-    while cluster.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"]) is not None:
+    while cluster.read(obj) is not None:
         if time.monotonic() >= deadline:
             raise ConfigError(
                 f"{ref(obj)} is still being deleted after {timeout:.0f} s; "

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from deployctl import __version__, model
+from deployctl.model import ObjectRef
 
 from .discovery import Discovery, Resource
 from .errors import CONNECTION_ERRORS, KubeError, NotFound, StatusError, translate
@@ -172,6 +173,16 @@ class Cluster:
             return self.request(f"{kind}/{name}", "get", "GET", resource.path(namespace, name))
         except NotFound:
             return None
+
+    def read(self, target: Obj | ObjectRef) -> Obj | None:
+        """The live copy of an object (or of what an ObjectRef names), or None."""
+        at = target if isinstance(target, ObjectRef) else ObjectRef.of(target)
+        return self.get(at.api_version, at.kind, at.name, at.namespace)
+
+    def remove(self, target: Obj | ObjectRef, **options: Any) -> bool:
+        """Delete an object (or what an ObjectRef names); False when it was already gone."""
+        at = target if isinstance(target, ObjectRef) else ObjectRef.of(target)
+        return self.delete(at.api_version, at.kind, at.name, at.namespace, **options)
 
     def list(
         self,
