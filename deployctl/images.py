@@ -23,12 +23,16 @@ def check_version(version: str) -> None:
         new_image("", version)
 
 
+def repository(image: str) -> str:
+    """The image without its tag or digest: `reg:5000/team/api:v1` -> `reg:5000/team/api`."""
+    name = image.split("@", 1)[0]
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+
+
 def new_image(current: str, version: str) -> str:
     """A tag replaces the current image's tag; a full reference replaces the image."""
     if TAG.match(version) and "/" not in version and ":" not in version:
-        name = current.split("@", 1)[0]
-        repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-        return f"{repository}:{version}"
+        return f"{repository(current)}:{version}"
     if REFERENCE.match(version) and (":" in version or "@" in version):
         return version
     raise ConfigError(

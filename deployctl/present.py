@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
+from deployctl.images import repository
 from deployctl.model import FINISHED_STATES, ComponentState
 from deployctl.secrets import MASK
 
@@ -292,13 +293,8 @@ def short_image(image: str) -> str:
     return image.rsplit("/", 1)[-1]
 
 
-def _repository(image: str) -> str:
-    name = image.split("@", 1)[0]
-    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-
-
 def _tag(image: str) -> str:
-    return image[len(_repository(image)) + 1 :] or image
+    return image[len(repository(image)) + 1 :] or image
 
 
 def image_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
@@ -319,7 +315,7 @@ def image_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> 
         else:
             gone = [i for i in old if i not in new]
             came = [i for i in new if i not in old]
-            if len(gone) == len(came) == 1 and _repository(gone[0]) == _repository(came[0]):
+            if len(gone) == len(came) == 1 and repository(gone[0]) == repository(came[0]):
                 gone, came = [_tag(gone[0])], [_tag(came[0])]  # orchestrator v2.0.0 → v2.0.1
             else:
                 gone, came = [short_image(i) for i in gone], [short_image(i) for i in came]

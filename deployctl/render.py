@@ -105,11 +105,6 @@ def _helm_template(source: Source, namespace: str) -> list[Obj]:
         raise ConfigError(f"{source.path}: helm produced invalid YAML: {error}") from None
 
 
-def kustomize_build(overlay: Path) -> list[Obj]:
-    """Render one overlay (no cache across calls; `build` keeps one per process)."""
-    return _kustomize_build(overlay)
-
-
 def _kustomize_build(overlay: Path) -> list[Obj]:
     command = [*kustomize_command(), str(overlay)]
     digest = rendercache.key(overlay, command)
