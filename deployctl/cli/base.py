@@ -173,8 +173,11 @@ def main() -> None:
     try:
         app(args=_bare_wait_lock(sys.argv[1:]), prog_name="deployctl")
     except DeployctlError as error:
-        coloured = not (os.environ.get("NO_COLOR") or "--no-color" in sys.argv)
-        typer.secho(f"error: {error}", err=True, fg="red" if coloured else None)
+        from deployctl.present import Environment
+
+        # Read by the root callback, unless the error came first (a bad flag, say).
+        environment = ENVIRONMENT or Environment.detect(no_color="--no-color" in sys.argv)
+        typer.secho(f"error: {error}", err=True, fg="red" if environment.color else None)
         if _wants_json(sys.argv[1:]):
             # CI reads one JSON document on stdout, failures included.
             import json
