@@ -33,13 +33,6 @@ GENERATED_ANNOTATION = "deployctl.dev/generated-keys"
 # every namespace, with it.
 KEPT_KINDS = frozenset({"PersistentVolumeClaim", "Namespace", "CustomResourceDefinition"})
 
-# Workloads: kinds that run pods, whose health `status` reports.
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-
-
-def component_of(obj: Obj) -> str | None:
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL)
-
 
 # -- identity -------------------------------------------------------------------------------
 

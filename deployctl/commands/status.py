@@ -12,12 +12,14 @@ from deployctl.commands import Result
 from deployctl.commands.target import Target, connect_read_only
 from deployctl.errors import ExitStatus
 from deployctl.kube import Cluster
-from deployctl.model import COMPONENT_LABEL, WORKLOAD_KINDS
-from deployctl.plan import containers_of
+from deployctl.model import COMPONENT_LABEL
+from deployctl.plan import WORKLOAD_KINDS, containers_of
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
 FOLLOW_EVERY = 2.0  # seconds between looks with --watch
+# The workloads whose pods status reports: a CronJob's pods belong to the Jobs it makes.
+REPORTED_KINDS = tuple(kind for kind in WORKLOAD_KINDS if kind != "CronJob")
 
 
 def status(
@@ -44,7 +46,7 @@ def status(
 def look(target: Target, cluster: Cluster) -> Result:
     profile = target.profile
     current = releases.current_state(releases.history(cluster, profile.namespace, profile.name))
-    workloads = [o for o in (current.objects if current else []) if o["kind"] in WORKLOAD_KINDS]
+    workloads = [o for o in (current.objects if current else []) if o["kind"] in REPORTED_KINDS]
     live = _live(cluster, profile.namespace, workloads)
     pods, _ = cluster.list("v1", "Pod", profile.namespace)
     events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
