@@ -133,6 +133,8 @@ class LiveReporter(Reporter):
         self.console = Console(stderr=True, no_color=not environment.color)
         self.verbose = environment.verbose
         self.rows: dict[str, ComponentView] = {}
+        self.shown: dict[str, tuple[str, str]] = {}  # each row's state and message, as drawn
+        self.drawn = 0.0  # when the table was last rebuilt
         self.counts: Counter[tuple[str, str]] = Counter()
         self.live: Any = None
 
@@ -194,9 +196,16 @@ class LiveReporter(Reporter):
             self.console.print(text, markup=False, highlight=False)
 
     def component(self, result: ComponentView) -> None:
+        """Called on every change and every second per waiting component: the table is
+        rebuilt when a row changed, else once a second for the elapsed times."""
+        now = time.monotonic()
         with self._lock:
             self.rows[result.name] = result
-            if self.live is not None:
+            row = (result.state, result.message)
+            changed = self.shown.get(result.name) != row
+            self.shown[result.name] = row
+            if self.live is not None and (changed or now - self.drawn >= 1.0):
+                self.drawn = now
                 self.live.update(self._view())
         if result.state in FINISHED_STATES:
             super().component(result)

@@ -86,3 +86,22 @@ def test_one_masker_hides_values_and_kubectls_clear_copy_keyed_for_diff() -> Non
     keyed = Masker(keyed=True)(secret)["data"]
     assert keyed["a"] == keyed["b"] != keyed["c"] and "aHVudGVyMg" not in str(keyed)
     assert secret["data"]["a"] == "aHVudGVyMg=="  # the original is untouched
+
+
+def test_the_live_table_is_rebuilt_on_news_and_at_most_once_a_second_without(monkeypatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(present.time, "monotonic", lambda: clock[0])
+    reporter = LiveReporter(Environment(color=False))
+    reporter.live = SimpleNamespace(updates=0)
+    reporter.live.update = lambda view: setattr(reporter.live, "updates", reporter.live.updates + 1)
+
+    reporter.component(waiting("0/2 ready"))  # news
+    for now in (0.2, 0.4, 0.6):  # the same, judged again within the second
+        clock[0] = now
+        reporter.component(waiting("0/2 ready"))
+    clock[0] = 0.7
+    reporter.component(waiting("1/2 ready"))  # news
+    clock[0] = 1.8
+    reporter.component(waiting("1/2 ready"))  # no news, but the elapsed times move on
+
+    assert reporter.live.updates == 3
