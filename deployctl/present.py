@@ -75,18 +75,23 @@ class Reporter:
     PROGRESS_EVERY = 10.0  # at most one line per component this often, as its news changes
     HEARTBEAT = 30.0  # with no news, a line this often, so a CI log never looks hung
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False, prefix: str = "") -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.prefix = prefix
         self._lock = threading.Lock()
         self._last: dict[str, tuple[str, str, float]] = {}
+
+    def for_cluster(self, name: str) -> Reporter:
+        """Plain lines that name the cluster: several clusters deploy side by side."""
+        return Reporter(self.stream, self.quiet, prefix=f"{self.prefix}{name}: ")
 
     def _line(self, text: str) -> None:
         if self.quiet:
             return
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         with self._lock:
-            print(f"{stamp} {text}", file=self.stream, flush=True)
+            print(f"{stamp} {self.prefix}{text}", file=self.stream, flush=True)
 
     def info(self, text: str) -> None:
         self._line(text)
@@ -351,6 +356,28 @@ def format_history(document: dict[str, Any]) -> str:
     if not document["revisions"]:
         lines.append(f"no revisions recorded for {document['environment']}")
     return "\n".join(lines)
+
+
+def format_fleet(document: dict[str, Any]) -> str:
+    """An environment across clusters: each cluster's text under its name. Where the
+    clusters run different revisions, the first line says so, cluster by cluster."""
+    clusters = document["clusters"]
+    lines = []
+    numbers = {n: e["revision"] for n, e in clusters.items() if "revision" in e}
+    if numbers:
+        differ = len(set(numbers.values())) > 1
+        lines.append(
+            f"environment {document['environment']}: revision "
+            + ", ".join(f"{n} {r or 'none'}" for n, r in numbers.items())
+            + (" (the clusters differ)" if differ else "")
+        )
+    for name, entry in clusters.items():
+        lines.append(f"== {name} (stage {entry['stage']}, context {entry['context']})")
+        if entry.get("result") == "skipped":
+            lines.append(f"skipped: {entry['note']}")
+        else:
+            lines.append(entry.get("text", "").rstrip("\n"))
+    return "\n".join(lines) + "\n"
 
 
 def format_status(document: dict[str, Any]) -> str:

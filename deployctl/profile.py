@@ -21,6 +21,17 @@ A profile is ``environments/<env>.yaml`` in a deployctl project::
     secrets:
       envFile: .env.staging               # KEY=value lines; environment variables win
       generate: false                     # dev: generate missing values once, keep them
+    images: {orchestrator: v2.0.1}        # optional: a component's image (a tag or a reference)
+    replicas: {worker: 4}                 # optional: a component's replicas
+
+An environment across several clusters names no `context:`; it lists its
+clusters in stages instead. A stage deploys only after the one before it is
+wholly healthy; the clusters of a stage deploy in parallel::
+
+    stages:
+      - canary: {context: prod-canary}
+      - eu-west: {context: prod-eu, server: https://eu.example:6443, replicas: {worker: 6}}
+        us-east: {context: prod-us, namespace: ai-agent, images: {orchestrator: v2.0.1}}
 
 Errors name the file and the field: ``environments/staging.yaml: order.worker:
 unknown component "wrker" (known: ...)``.
@@ -28,6 +39,7 @@ unknown component "wrker" (known: ...)``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +69,11 @@ _KEYS = {
     "timeouts",
     "order",
     "secrets",
+    "images",
+    "replicas",
+    "stages",
 }
+_CLUSTER_KEYS = ("context", "server", "namespace", "images", "replicas")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -96,6 +112,19 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ClusterSpec:
+    """One cluster of an environment that spans several: where, and how it differs."""
+
+    name: str
+    stage: int  # 1, 2, ...: the stage it deploys in
+    context: str
+    server: str | None = None
+    namespace: str | None = None  # None: the environment's
+    images: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     path: Path
@@ -111,6 +140,33 @@ class Profile:
     order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: SecretsSource = SecretsSource(None, False)
     keep_revisions: int = 10
+    images: dict[str, str] = field(default_factory=dict)  # component: tag or reference
+    replicas: dict[str, int] = field(default_factory=dict)  # component: replicas
+    clusters: tuple[ClusterSpec, ...] = ()  # an environment across clusters, in stages
+    cluster: str | None = None  # set on one cluster's profile of such an environment
+
+    @property
+    def fleet(self) -> bool:
+        """Whether the environment spans several clusters (`stages:`)."""
+        return bool(self.clusters)
+
+    @property
+    def where(self) -> str:
+        """The environment, and its cluster when it spans several: for messages."""
+        return f"{self.name}/{self.cluster}" if self.cluster else self.name
+
+    def for_cluster(self, spec: ClusterSpec) -> Profile:
+        """The profile of one of the environment's clusters: a single-cluster profile."""
+        return dataclasses.replace(
+            self,
+            context=spec.context,
+            server=spec.server,
+            namespace=spec.namespace or self.namespace,
+            images={**self.images, **spec.images},
+            replicas={**self.replicas, **spec.replicas},
+            clusters=(),
+            cluster=spec.name,
+        )
 
     def timeout_for(self, component: str) -> float:
         return self.component_timeouts.get(component, self.component_timeout)
@@ -128,12 +184,18 @@ class Profile:
                     raise self._error(
                         f"order.{component}", f'unknown component "{dep}" (known: {listing})'
                     )
-        for component in self.component_timeouts:
-            if component not in known:
-                raise self._error(
-                    f"timeouts.components.{component}",
-                    f'unknown component "{component}" (known: {listing})',
-                )
+        prefix = f"stages.{self.cluster}." if self.cluster else ""
+        for where, named in (
+            ("timeouts.components", self.component_timeouts),
+            (f"{prefix}images", self.images),
+            (f"{prefix}replicas", self.replicas),
+        ):
+            for component in named:
+                if component not in known:
+                    raise self._error(
+                        f"{where}.{component}",
+                        f'unknown component "{component}" (known: {listing})',
+                    )
 
     def _error(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.path}: {where}: {message}")
@@ -206,6 +268,7 @@ def load_profile(project: Path, env: str) -> Profile:
         raise r.fail(unknown[0], f"unknown setting (known: {', '.join(sorted(_KEYS))})")
 
     source = _source(r, project, env)
+    clusters = _stages(r)
     namespace, server = _location(r, project)
     timeouts, per_component = _timeouts(r)
     order = _order(r)
@@ -216,7 +279,7 @@ def load_profile(project: Path, env: str) -> Profile:
         keep_revisions=keep,
         path=display,
         source=source,
-        context=r.string("context") or "",
+        context=r.string("context", required=not clusters) or "",
         namespace=namespace,
         server=server,
         default=r.boolean("default"),
@@ -235,6 +298,9 @@ def load_profile(project: Path, env: str) -> Profile:
             env_file=project / env_file if env_file else None,
             generate=r.boolean("generate", data=secrets_data, prefix="secrets."),
         ),
+        images=_images(r, r.data, ""),
+        replicas=_replicas(r, r.data, ""),
+        clusters=clusters,
     )
 
 
@@ -275,6 +341,75 @@ def _location(r: _Reader, project: Path) -> tuple[str, str | None]:
     if server is not None and not server.startswith("https://"):
         raise r.fail("server", f'"{server}" must be an https:// URL')
     return namespace, server
+
+
+def _stages(r: _Reader) -> tuple[ClusterSpec, ...]:
+    """`stages:`, a list of stages, each a mapping of cluster name: its settings."""
+    if "stages" not in r.data:
+        return ()
+    for key in ("context", "server"):
+        if key in r.data:
+            raise r.fail(key, "an environment with stages: names one per cluster; remove it")
+    stages = r.data["stages"]
+    if not isinstance(stages, list) or not stages:
+        raise r.fail("stages", "expected a list of stages, each a mapping of cluster: settings")
+    specs: list[ClusterSpec] = []
+    for number, stage in enumerate(stages, start=1):
+        if not isinstance(stage, dict) or not stage:
+            raise r.fail(f"stages[{number - 1}]", "expected a mapping of cluster name: settings")
+        for name, settings in stage.items():
+            specs.append(_cluster(r, str(name), number, settings, {s.name for s in specs}))
+    return tuple(specs)
+
+
+def _cluster(r: _Reader, name: str, stage: int, settings: Any, taken: set[str]) -> ClusterSpec:
+    where = f"stages.{name}"
+    if not _NAME.match(name) or len(name) > 63:
+        raise r.fail(where, f'"{name}" is not a valid cluster name (lowercase, digits, -)')
+    if name in taken:
+        raise r.fail(where, "named twice; give each cluster its own name")
+    if not isinstance(settings, dict):
+        raise r.fail(where, "expected a mapping with at least context:")
+    unknown = sorted(set(settings) - set(_CLUSTER_KEYS))
+    if unknown:
+        raise r.fail(
+            f"{where}.{unknown[0]}", f"unknown setting (known: {', '.join(_CLUSTER_KEYS)})"
+        )
+    prefix = f"{where}."
+    namespace = r.string("namespace", required=False, data=settings, prefix=prefix)
+    if namespace is not None and (not _NAME.match(namespace) or len(namespace) > 63):
+        raise r.fail(f"{where}.namespace", f'"{namespace}" is not a valid namespace name')
+    server = r.string("server", required=False, data=settings, prefix=prefix)
+    if server is not None and not server.startswith("https://"):
+        raise r.fail(f"{where}.server", f'"{server}" must be an https:// URL')
+    return ClusterSpec(
+        name=name,
+        stage=stage,
+        context=r.string("context", data=settings, prefix=prefix) or "",
+        server=server,
+        namespace=namespace,
+        images=_images(r, settings, prefix),
+        replicas=_replicas(r, settings, prefix),
+    )
+
+
+def _images(r: _Reader, data: dict[str, Any], prefix: str) -> dict[str, str]:
+    """component: a tag (v2.0.1) or a whole image reference."""
+    images = data.get("images") or {}
+    if not isinstance(images, dict) or not all(
+        isinstance(v, str) and v.strip() for v in images.values()
+    ):
+        raise r.fail(f"{prefix}images", "expected a mapping of component: tag or image")
+    return {str(k): v for k, v in images.items()}
+
+
+def _replicas(r: _Reader, data: dict[str, Any], prefix: str) -> dict[str, int]:
+    replicas = data.get("replicas") or {}
+    if not isinstance(replicas, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in replicas.values()
+    ):
+        raise r.fail(f"{prefix}replicas", "expected a mapping of component: a whole number")
+    return {str(k): v for k, v in replicas.items()}
 
 
 def _timeouts(r: _Reader) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -326,6 +461,25 @@ def _keep_revisions(r: _Reader) -> int:
     return keep
 
 
+def one_cluster(profile: Profile, name: str | None) -> Profile:
+    """The profile of the cluster `name` (--cluster) of an environment with stages."""
+    if not profile.fleet:
+        if name:
+            raise ConfigError(
+                f"--cluster: environment {profile.name} deploys to one cluster; leave it out"
+            )
+        return profile
+    known = ", ".join(c.name for c in profile.clusters)
+    if name is None:
+        raise ConfigError(
+            f"environment {profile.name} spans clusters ({known}); choose one with --cluster"
+        )
+    for spec in profile.clusters:
+        if spec.name == name:
+            return profile.for_cluster(spec)
+    raise ConfigError(f'--cluster: environment {profile.name} has no cluster "{name}" ({known})')
+
+
 def available_environments(project: Path) -> list[str]:
     folder = project / PROFILE_DIR
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
@@ -340,14 +494,18 @@ def load_all(project: Path) -> list[Profile]:
         raise ConfigError(f"{names}: default: only one environment may be the default")
     seen: dict[tuple[str, str], Profile] = {}
     for profile in profiles:
-        key = (profile.server or profile.context, profile.namespace)
-        if key in seen:
-            other = seen[key]
-            raise ConfigError(
-                f"{profile.path}: namespace: {other.path} deploys to the same cluster and "
-                f'namespace "{profile.namespace}"; give each environment its own'
-            )
-        seen[key] = profile
+        for place in [profile.for_cluster(c) for c in profile.clusters] or [profile]:
+            key = (place.server or place.context, place.namespace)
+            if key in seen:
+                other = seen[key]
+                where = f"stages.{place.cluster}" if place.cluster else "namespace"
+                raise ConfigError(
+                    f"{profile.path}: {where}: {other.path}"
+                    + (f" (cluster {other.cluster})" if other.cluster else "")
+                    + f' deploys to the same cluster and namespace "{place.namespace}"; '
+                    "give each its own"
+                )
+            seen[key] = place
     return profiles
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from deployctl import model, rendercache, secrets
+from deployctl import model, overrides, rendercache, secrets
 from deployctl.errors import ConfigError
 from deployctl.profile import Profile, Source
 
@@ -144,7 +144,8 @@ def render_environment(
     objects = [o for o in objects if not (o["kind"] == "Secret" and _name(o) in ours)]
     objects += secrets.secret_objects(specs, values, profile.namespace, generated)
     profile.check_components(components_of(objects))
-    return objects
+    where = f"{profile.path}: " + (f"stages.{profile.cluster}." if profile.cluster else "")
+    return overrides.apply(objects, profile.images, profile.replicas, where)
 
 
 def _name(obj: Obj) -> str:

@@ -10,8 +10,11 @@ import typer
 
 from deployctl.cli.base import COMPLETE_VAR, app, finish, project_root, wants_json
 from deployctl.cli.flags import (
+    ALL_OR_NOTHING_OPT,
+    CLUSTER_OPT,
     ENV_ARG,
     ENV_OPT,
+    NO_ROLLBACK_OPT,
     PROJECT,
     SHOW_SECRETS,
     TIMEOUT_OPT,
@@ -32,6 +35,7 @@ def render(
         None, "--namespace", "-n", metavar="NAMESPACE", help="Namespace (default: the profile's)."
     ),
     show_secrets: bool = SHOW_SECRETS,
+    cluster: str | None = CLUSTER_OPT,
 ) -> None:
     """Print the rendered objects as YAML, in apply order (Secret values masked)."""
     import dataclasses
@@ -40,6 +44,7 @@ def render(
 
     root = project_root(project)
     prof = profile.load_profile(root, env)
+    prof = profile.one_cluster(prof, cluster)
     if namespace:
         prof = dataclasses.replace(prof, namespace=namespace)
     values = None
@@ -89,16 +94,20 @@ def up(
         False, "--reset-pins", help="Drop images set by `rollout`: deploy the manifests' images."
     ),
     wait_lock: str | None = WAIT_LOCK_OPT,
+    no_rollback: bool = NO_ROLLBACK_OPT,
+    all_or_nothing: bool = ALL_OR_NOTHING_OPT,
 ) -> None:
     """Validate, apply in dependency order, wait for health, prune, record a revision.
 
-    How it decides and waits: docs/how-up-works.md.
+    An environment with clusters in stages deploys stage by stage; a cluster that
+    fails is restored (see docs/clusters.md). How it decides and waits:
+    docs/how-up-works.md.
     """
     from deployctl.commands.up import up as run_up
 
     options = make_options(flags, timeout, force_conflicts, adopt, wait_lock, reset_pins)
     target = make_target(flags, env, options, yes)
-    finish(flags.output, lambda reporter: run_up(target, reporter))
+    finish(flags.output, lambda r: run_up(target, r, no_rollback, all_or_nothing))
 
 
 @cluster_command
@@ -114,9 +123,8 @@ def rollout(
     container: str | None = typer.Option(
         None, "--container", metavar="NAME", help="The container, when the component has several."
     ),
-    no_rollback: bool = typer.Option(
-        False, "--no-rollback", help="On failure keep the failed state, for debugging."
-    ),
+    no_rollback: bool = NO_ROLLBACK_OPT,
+    all_or_nothing: bool = ALL_OR_NOTHING_OPT,
     yes: bool = YES_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
@@ -133,7 +141,9 @@ def rollout(
     target = make_target(flags, env, options, yes)
     finish(
         flags.output,
-        lambda r: run_rollout(target, r, component, version, container, no_rollback),
+        lambda r: run_rollout(
+            target, r, component, version, container, no_rollback, all_or_nothing
+        ),
     )
 
 
@@ -148,6 +158,8 @@ def rollback(
         metavar="N",
         help="Restore this revision (default: the newest that differs).",
     ),
+    no_rollback: bool = NO_ROLLBACK_OPT,
+    all_or_nothing: bool = ALL_OR_NOTHING_OPT,
     yes: bool = YES_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
@@ -160,7 +172,10 @@ def rollback(
 
     options = make_options(flags, timeout, wait_lock=wait_lock)
     target = make_target(flags, env, options, yes)
-    finish(flags.output, lambda r: run_rollback(target, r, component, to_revision))
+    finish(
+        flags.output,
+        lambda r: run_rollback(target, r, component, to_revision, no_rollback, all_or_nothing),
+    )
 
 
 @cluster_command

@@ -47,6 +47,25 @@ NAMESPACE_OPT = typer.Option(
 OUTPUT_OPT = typer.Option(
     "text", "--output", "-o", metavar="text|json", help="text, or json: one report on stdout."
 )
+CLUSTER_OPT = typer.Option(
+    None,
+    "--cluster",
+    metavar="NAME",
+    help="Only this cluster of an environment with clusters in stages.",
+)
+SKIP_UNREACHABLE_OPT = typer.Option(
+    False,
+    "--skip-unreachable",
+    help="Leave out (and report) clusters that do not answer, instead of failing.",
+)
+NO_ROLLBACK_OPT = typer.Option(
+    False, "--no-rollback", help="On failure keep the failed state, for debugging."
+)
+ALL_OR_NOTHING_OPT = typer.Option(
+    False,
+    "--all-or-nothing",
+    help="Across clusters: when one fails, restore every cluster that changed.",
+)
 YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 TIMEOUT_OPT = typer.Option(
     None,
@@ -71,6 +90,8 @@ class ClusterFlags:
     context: str | None = None
     namespace: str | None = None
     output: str = "text"
+    cluster: str | None = None
+    skip_unreachable: bool = False
 
 
 CLUSTER_FLAGS = {
@@ -79,11 +100,13 @@ CLUSTER_FLAGS = {
     "context": (str | None, CONTEXT_OPT),
     "namespace": (str | None, NAMESPACE_OPT),
     "output": (str, OUTPUT_OPT),
+    "cluster": (str | None, CLUSTER_OPT),
+    "skip_unreachable": (bool, SKIP_UNREACHABLE_OPT),
 }
 
 
 def cluster_command(func):
-    """Register a command that takes `flags: ClusterFlags` in place of the five options."""
+    """Register a command that takes `flags: ClusterFlags` in place of its options."""
     signature = inspect.signature(func, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "flags"]
     shared = [
@@ -145,4 +168,6 @@ def make_target(flags: ClusterFlags, env: str | None, options=None, yes: bool = 
         yes,
         environment=base.ENVIRONMENT,
         ask=lambda question: typer.confirm(question, err=True),
+        only_cluster=flags.cluster,
+        skip_unreachable=flags.skip_unreachable,
     )

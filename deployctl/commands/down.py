@@ -11,7 +11,7 @@ from typing import Any
 
 from deployctl import plan as plans
 from deployctl import releases
-from deployctl.commands import Result
+from deployctl.commands import Result, fleet
 from deployctl.commands.session import Session, locked
 from deployctl.commands.target import Target
 from deployctl.engine import DeployFailed, inventory, object_key
@@ -102,33 +102,45 @@ def down(
     delete_volumes: bool = False,
     delete_namespace: bool = False,
 ) -> Result:
-    def work(session: Session) -> Result:
-        profile = target.profile
-        revisions = session.history()
-        objects = list(
-            {object_key(o): o for o in inventory(revisions, releases.deployed(revisions))}.values()
+    if target.profile.fleet:
+        return fleet.down(
+            target, reporter, lambda session: take_down(session, delete_volumes, delete_namespace)
         )
-        order = plans.build_plan(objects, profile.order)
-        teardown = Teardown(session)
-        try:
-            for wave in reversed(order.waves):
-                for name in wave:
-                    reporter.info(f"removing {name}")
-                teardown.remove([o for name in wave for o in order.components[name].objects])
-            teardown.remove(list(reversed(order.foundation)))
-            if delete_volumes:
-                teardown.delete_claims(objects)
-            if delete_namespace:
-                session.lock.release()
-                session.cluster.delete("v1", "Namespace", profile.namespace)
-                reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
-        except DeployctlError as error:
-            if teardown.removed and error.exit_status == ExitStatus.NOTHING_CHANGED:
-                raise DeployFailed(
-                    f"{error} — after removing {len(teardown.removed)} objects"
-                ) from None
-            raise
-        reporter.info(f"{profile.name}: down ({len(teardown.removed)} objects removed)")
-        return Result(ExitStatus.OK, {"environment": profile.name, "removed": teardown.removed})
+    return locked(
+        target,
+        reporter,
+        "take down",
+        lambda session: take_down(session, delete_volumes, delete_namespace),
+    )
 
-    return locked(target, reporter, "take down", work)
+
+def take_down(session: Session, delete_volumes: bool, delete_namespace: bool) -> Result:
+    """The teardown, under the held lock."""
+    profile = session.profile
+    reporter = session.reporter
+    revisions = session.history()
+    objects = list(
+        {object_key(o): o for o in inventory(revisions, releases.deployed(revisions))}.values()
+    )
+    order = plans.build_plan(objects, profile.order)
+    teardown = Teardown(session)
+    try:
+        for wave in reversed(order.waves):
+            for name in wave:
+                reporter.info(f"removing {name}")
+            teardown.remove([o for name in wave for o in order.components[name].objects])
+        teardown.remove(list(reversed(order.foundation)))
+        if delete_volumes:
+            teardown.delete_claims(objects)
+        if delete_namespace:
+            assert session.lock is not None
+            session.lock.release()
+            session.cluster.delete("v1", "Namespace", profile.namespace)
+            reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
+    except DeployctlError as error:
+        if teardown.removed and error.exit_status == ExitStatus.NOTHING_CHANGED:
+            removed = len(teardown.removed)
+            raise DeployFailed(f"{error} — after removing {removed} objects") from None
+        raise
+    reporter.info(f"{profile.where}: down ({len(teardown.removed)} objects removed)")
+    return Result(ExitStatus.OK, {"environment": profile.name, "removed": teardown.removed})

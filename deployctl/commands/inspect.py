@@ -9,7 +9,7 @@ import yaml
 
 from deployctl import present, releases
 from deployctl import render as rendering
-from deployctl.commands import Result
+from deployctl.commands import Result, fleet
 from deployctl.commands.session import changes_document
 from deployctl.commands.target import Target, connect_read_only, header
 from deployctl.engine import Deploy, Prepared, normalized
@@ -27,6 +27,8 @@ def _prepare(target: Target, reporter: Reporter) -> tuple[Prepared, str]:
 
 
 def plan(target: Target, reporter: Reporter) -> Result:
+    if target.profile.fleet:
+        return fleet.survey(target, reporter, plan, present.format_fleet)
     prepared, context = _prepare(target, reporter)
     components = prepared.plan.components
     kinds: dict[str, int] = {}
@@ -47,6 +49,9 @@ def plan(target: Target, reporter: Reporter) -> Result:
 
 def diff(target: Target, reporter: Reporter, show_secrets: bool = False) -> Result:
     """Unified diff, live vs. new: exit 0 when equal, 1 when they differ."""
+    if target.profile.fleet:
+        each = lambda t, r: diff(t, r, show_secrets)  # noqa: E731
+        return fleet.survey(target, reporter, each, present.format_fleet)
     prepared, _ = _prepare(target, reporter)
     mask = (lambda o: o) if show_secrets else present.Masker(keyed=True)
 
@@ -79,6 +84,8 @@ def diff(target: Target, reporter: Reporter, show_secrets: bool = False) -> Resu
 
 
 def history(target: Target, reporter: Reporter) -> Result:
+    if target.profile.fleet:
+        return fleet.survey(target, reporter, history, present.format_fleet)
     profile = target.profile
     cluster = connect_read_only(target, reporter)
     revisions = releases.history(cluster, profile.namespace, profile.name)

@@ -4,11 +4,12 @@ whole environment or of one component."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from deployctl import releases
-from deployctl.commands import Result
-from deployctl.commands.session import Session, locked
+from deployctl.commands import Result, fleet
+from deployctl.commands.session import Change, Session, locked
 from deployctl.commands.target import Target
 from deployctl.errors import ConfigError
 from deployctl.present import Reporter
@@ -72,17 +73,58 @@ def rollback(
     reporter: Reporter,
     component: str | None = None,
     to_revision: int | None = None,
+    no_rollback: bool = False,
+    all_or_nothing: bool = False,
 ) -> Result:
+    if target.profile.fleet:
+        if to_revision is not None and not target.only_cluster:
+            raise ConfigError(
+                f"--to-revision: each cluster of {target.profile.name} numbers its own "
+                "revisions; choose one with --cluster NAME"
+            )
+        return fleet.deploy(
+            target,
+            reporter,
+            "rollback",
+            lambda session: rollback_change(session, component, to_revision),
+            no_rollback=no_rollback,
+            all_or_nothing=all_or_nothing,
+        )
+    fleet.refuse_flags(target, no_rollback=no_rollback, all_or_nothing=all_or_nothing)
+
     def work(session: Session) -> Result:
-        try:
-            current, chosen = choose(session.history(), component, to_revision)
-        except ConfigError as error:
-            raise ConfigError(f"environment {target.profile.name}: {error}") from None
-        objects, pins = merge(current, chosen, component)
-        what = f"{component} " if component else ""
-        reporter.info(f"rolling back {what}to revision {chosen.number}")
-        outcome = session.run("rollback", objects=objects, pins=pins, replace_stuck_pods=True)
-        session.summary(outcome, f"restored revision {chosen.number}")
-        return Result(outcome.status, {**outcome.document, "target": chosen.number})
+        change = rollback_change(session, component, to_revision)
+        outcome = session.run(
+            change.action, objects=change.objects, pins=change.pins, replace_stuck_pods=True
+        )
+        session.summary(outcome, f"restored revision {change.target}")
+        return Result(outcome.status, {**outcome.document, "target": change.target})
 
     return locked(target, reporter, "rollback", work)
+
+
+def rollback_change(
+    session: Session, component: str | None, to_revision: int | None
+) -> RollbackChange:
+    """What rolling back means on this cluster: its own earlier revision."""
+    try:
+        current, chosen = choose(session.history(), component, to_revision)
+    except ConfigError as error:
+        raise ConfigError(f"environment {session.profile.where}: {error}") from None
+    objects, pins = merge(current, chosen, component)
+    what = f"{component} " if component else ""
+    session.reporter.info(f"rolling back {what}to revision {chosen.number}")
+    return RollbackChange(
+        "rollback",
+        f"rollback {what}to revision {chosen.number}",
+        objects,
+        pins,
+        replace_stuck_pods=True,
+        previous=current,
+        target=chosen.number,
+    )
+
+
+@dataclass
+class RollbackChange(Change):
+    target: int = 0  # the revision restored

@@ -4,27 +4,20 @@ revision before it by itself (exit 1), or says it could not (exit 4)."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from deployctl import images, releases
-from deployctl.commands import Result
-from deployctl.commands.session import Outcome, Session, locked
+from deployctl.commands import Result, fleet
+from deployctl.commands.restore import restore
+from deployctl.commands.session import Change, Session, locked
 from deployctl.commands.target import Target
 from deployctl.engine import pin_key
-from deployctl.errors import ConfigError, DeployctlError, ExitStatus
-from deployctl.model import ObjectRef
+from deployctl.errors import ConfigError, ExitStatus
 from deployctl.plan import containers_of
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
-
-
-class NotRestored(DeployctlError):
-    """A rollout failed and its automatic rollback did not restore the cluster (exit 4)."""
-
-    exit_status = ExitStatus.NOT_RESTORED
 
 
 @dataclass
@@ -68,23 +61,25 @@ def rollout(
     version: str,
     container: str | None = None,
     no_rollback: bool = False,
+    all_or_nothing: bool = False,
 ) -> Result:
     images.check_version(version)  # before connecting: bad input is exit 2 at once
+    if target.profile.fleet:
+        return fleet.deploy(
+            target,
+            reporter,
+            "rollout",
+            lambda session: rollout_change(session, component, version, container),
+            no_rollback=no_rollback,
+            all_or_nothing=all_or_nothing,
+        )
+    fleet.refuse_flags(target, all_or_nothing=all_or_nothing)
 
     def work(session: Session) -> Result:
-        profile = target.profile
-        current = releases.deployed(session.history())
-        if current is None:
-            raise ConfigError(
-                f"environment {profile.name} has no deployed revision to roll out from; "
-                f"run `deployctl up {profile.name}` first"
-            )
-        change = retarget(current, component, version, container)
-        if not change.changes:
-            reporter.info(f"{component} already runs {version}; nothing to do")
+        change = rollout_change(session, component, version, container)
+        if change is None:
             unchanged = {"result": "unchanged", "changed": False, "revision": None}
             return Result(ExitStatus.OK, unchanged)
-        reporter.info("rolling out " + "; ".join(change.changes))
         outcome = session.run("rollout", objects=change.objects, pins=change.pins)
         if outcome.status == ExitStatus.OK:
             session.summary(outcome)
@@ -92,70 +87,32 @@ def rollout(
         if no_rollback:
             session.summary(outcome, "kept the failed state (--no-rollback)")
             return Result(ExitStatus.FAILED, outcome.document)
-        return _restore(session, outcome, current, change.objects, f"{component} to {version}")
+        return restore(session, outcome, change)
 
     return locked(target, reporter, "rollout", work)
 
 
-def _restore(
-    session: Session,
-    outcome: Outcome,
-    current: releases.Revision,
-    objects: list[Obj],
-    what: str,
-) -> Result:
-    """Deploy the revision the rollout started from again, and say how that went."""
-    component = what.split(" ", 1)[0]
-    failure = outcome.failure
-    session.reporter.info(f"rollout failed; restoring revision {current.number}")
-    try:
-        restored = session.run(
-            "rollout",
-            objects=current.objects,
-            pins=current.pins,
-            replace_stuck_pods=True,
-            record=False,
+def rollout_change(
+    session: Session, component: str, version: str, container: str | None = None
+) -> Change | None:
+    """The recorded revision with the new image; None when it runs that image already."""
+    profile = session.profile
+    current = releases.deployed(session.history())
+    if current is None:
+        raise ConfigError(
+            f"environment {profile.where} has no deployed revision to roll out from; "
+            f"run `deployctl up {profile.name}` first"
         )
-    except DeployctlError as error:
-        running = running_images(session, objects, component)
-        raise NotRestored(
-            f"rollout of {what} failed ({failure}), and restoring revision {current.number} "
-            f"failed too: {error}; {component} runs {running} "
-            f"— see `deployctl status -e {session.profile.name}`"
-        ) from None
-    if restored.status != ExitStatus.OK:
-        running = running_images(session, objects, component)
-        session.reporter.info(
-            f"rollout of {what} failed: {failure}; restoring revision {current.number} "
-            f"did not become healthy either: {restored.failure}; {component} runs {running}"
-        )
-        document = {**outcome.document, "result": "not-restored", "restored": restored.document}
-        return Result(ExitStatus.NOT_RESTORED, document)
-    if outcome.revision is not None:
-        outcome.revision.result = releases.RevisionResult.ROLLED_BACK
-        outcome.revision.note = failure
-        session.save(outcome.revision)
-        current.result = releases.RevisionResult.DEPLOYED  # the cluster runs it again
-        session.save(current)
-    session.reporter.info(
-        f"rollout of {what} failed: {failure}; rolled back to revision {current.number}, "
-        "which is healthy again"
+    change = retarget(current, component, version, container)
+    if not change.changes:
+        session.reporter.info(f"{component} already runs {version}; nothing to do")
+        return None
+    session.reporter.info("rolling out " + "; ".join(change.changes))
+    return Change(
+        "rollout",
+        f"rollout of {component} to {version}",
+        change.objects,
+        change.pins,
+        previous=current,
+        component=component,
     )
-    document = {**outcome.document, "result": "rolled-back", "restored": restored.document}
-    return Result(ExitStatus.FAILED, document)
-
-
-def running_images(session: Session, objects: list[Obj], component: str) -> str:
-    """What the component's workloads run now, as the cluster says (for the on-call)."""
-    found = []
-    for obj in releases.component_objects(objects, component):
-        if not containers_of(obj):
-            continue
-        try:
-            where = dataclasses.replace(ObjectRef.of(obj), namespace=session.profile.namespace)
-            live = session.cluster.read(where)
-        except DeployctlError:
-            live = None
-        running = [c["image"] for c in containers_of(live or {})] or ["(unknown)"]
-        found.append(f"{obj['metadata']['name']}={','.join(running)}")
-    return "; ".join(found) or "(nothing)"

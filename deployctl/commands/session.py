@@ -9,6 +9,7 @@ revision, applies in order, waits, prunes and settles the record.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,32 @@ class Outcome:
         return next((r.message for r in failed), "")
 
 
+@dataclass
+class Change:
+    """What a command deploys to one cluster, and what to restore if that fails.
+
+    `objects` and `pins` None: the manifests (up). `previous`: the revision the
+    cluster ran before (None: nothing to restore, a first deploy). `what` names
+    the change in messages: "rollout of api to v2".
+    """
+
+    action: str
+    what: str
+    objects: list[Obj] | None = None
+    pins: dict[str, dict[str, str]] | None = None
+    replace_stuck_pods: bool = False
+    previous: releases.Revision | None = None
+    component: str | None = None  # the one component a rollout changes
+
+
+@dataclass
+class Checked:
+    """A change that passed validation: what to apply, and how long checking it took."""
+
+    prepared: Prepared
+    seconds: float
+
+
 class Session:
     """One command's hold on one environment: its cluster, lock and deploy engine."""
 
@@ -63,11 +90,16 @@ class Session:
         self.reporter = reporter
         self.cluster = cluster
         self.lock: DeployLock | None = None
+        self.stop: threading.Event | None = None  # set: the whole run was interrupted
         self.deploy = Deploy(
             target.project, self.profile, cluster, target.options, reporter, guard=self.guard
         )
 
     def guard(self) -> None:
+        """Raises when this process may no longer write: a lost lock, or a run across
+        clusters interrupted in another thread (Ctrl-C reaches the main thread only)."""
+        if self.stop is not None and self.stop.is_set():
+            raise KeyboardInterrupt
         if self.lock is not None:
             self.lock.check()
 
@@ -94,13 +126,39 @@ class Session:
         `objects` and `pins` (rollout, rollback): deploy these recorded objects
         instead of the manifests. `record=False`: a rollout's own restore.
         """
+        checked = self.validate(objects=objects, pins=pins, replace_stuck_pods=replace_stuck_pods)
+        return self.apply(action, checked, record=record)
+
+    def check(self, change: Change) -> Checked:
+        """Validate a change (an `up` learns here what it would restore)."""
+        checked = self.validate(
+            objects=change.objects, pins=change.pins, replace_stuck_pods=change.replace_stuck_pods
+        )
+        if change.objects is None and change.previous is None:
+            change.previous = releases.deployed(checked.prepared.revisions)
+        return checked
+
+    def validate(
+        self,
+        *,
+        objects: list[Obj] | None = None,
+        pins: dict[str, dict[str, str]] | None = None,
+        replace_stuck_pods: bool = False,
+    ) -> Checked:
+        """Every check, the server's dry runs included; nothing is written but scaffolding."""
         origin = time.monotonic()
-        started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.deploy.replace_stuck_pods = replace_stuck_pods
         prepared = self.deploy.prepare(objects=objects, pins=pins)
         if objects is not None:  # recorded objects (rollout, rollback): their kinds too
             access.check(self.cluster, self.profile.namespace, prepared.objects)
-        phases = {"validate": round(time.monotonic() - origin, 3)}
+        return Checked(prepared, time.monotonic() - origin)
+
+    def apply(self, action: str, checked: Checked, *, record: bool = True) -> Outcome:
+        """Apply what `validate` checked, wait, prune and record: the writing half."""
+        prepared = checked.prepared
+        origin = time.monotonic() - checked.seconds  # the time spent validating counts
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        phases = {"validate": round(checked.seconds, 3)}
         self._settle_abandoned(prepared.revisions)
         self.deploy.keep_scaffolding()  # validation passed: a namespace made for it stays
         if not prepared.changed:
@@ -276,10 +334,33 @@ def locked(
     missing namespace is created before locking, and removed again if
     validation fails. Other commands need the environment deployed already.
     """
+    session = hold(target, reporter, action, first_deploy=first_deploy)
+    failed = True
+    try:
+        result = work(session)
+        failed = False
+    finally:
+        release(session, failed)
+    # What this run cost the API server, the lock's renewals and release included.
+    result.document["requests"] = session.cluster.request_counts()
+    return result
+
+
+def hold(
+    target: Target,
+    reporter: Reporter,
+    action: str,
+    *,
+    first_deploy: bool = False,
+    consent: bool = True,
+) -> Session:
+    """A session holding the environment's lock (see `locked`); `release` it.
+    `consent=False`: the caller asked already (once for all of an environment's clusters)."""
     profile = target.profile
     cluster = connect(profile, target.options)
     header(target, cluster.context, reporter)
-    confirm_change(target, action)
+    if consent:
+        confirm_change(target, action)
     session = Session(target, reporter, cluster)
     objects = session.deploy.check_inputs() if first_deploy else []
     access.check(cluster, profile.namespace, objects)
@@ -290,7 +371,7 @@ def locked(
     if namespace is None:
         if not first_deploy:
             raise ConfigError(
-                f"environment {profile.name} is not deployed (namespace {profile.namespace} "
+                f"environment {profile.where} is not deployed (namespace {profile.namespace} "
                 f"does not exist); run `deployctl up {profile.name}` first"
             )
         session.deploy.ensure_namespace(_namespace_objects(target))
@@ -303,16 +384,18 @@ def locked(
         session.deploy.undo_scaffolding()
         raise
     session.lock = lock
+    return session
+
+
+def release(session: Session, failed: bool) -> None:
+    """Give the lock back; after a failure, first remove what validation made and did
+    not keep (a namespace made for a first deploy's dry runs)."""
     try:
-        result = work(session)
-    except BaseException:
-        session.deploy.undo_scaffolding()  # only what validation made and did not keep
-        raise
+        if failed:
+            session.deploy.undo_scaffolding()
     finally:
-        lock.release()
-    # What this run cost the API server, the lock's renewals and release included.
-    result.document["requests"] = cluster.request_counts()
-    return result
+        if session.lock is not None:
+            session.lock.release()
 
 
 def _namespace_objects(target: Target) -> list[Obj]:

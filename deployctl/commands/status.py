@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deployctl import health, present, releases
-from deployctl.commands import Result
+from deployctl.commands import Result, fleet
 from deployctl.commands.target import Target, connect_read_only
 from deployctl.errors import ExitStatus
 from deployctl.kube import Cluster
@@ -29,6 +29,10 @@ def status(
     show: Callable[[Result], None] = lambda result: None,
 ) -> Result:
     """With `watch`, `show` gets each changed picture until everything is healthy."""
+    if target.profile.fleet:
+        each = lambda t, r: look(t, connect_read_only(t, r))  # noqa: E731
+        everywhere = lambda: fleet.survey(target, reporter, each, present.format_fleet)  # noqa: E731
+        return fleet.follow(everywhere, show) if watch else everywhere()
     cluster = connect_read_only(target, reporter)
     result = look(target, cluster)
     shown = ""

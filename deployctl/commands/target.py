@@ -27,6 +27,8 @@ class Target:
     yes: bool = False
     environment: Environment = field(default_factory=Environment)
     ask: Callable[[str], bool] = _never  # a yes/no question on the terminal
+    only_cluster: str | None = None  # --cluster: one cluster of an environment with stages
+    skip_unreachable: bool = False  # --skip-unreachable: leave such clusters out, say so
 
 
 def resolve_target(
@@ -37,6 +39,8 @@ def resolve_target(
     yes: bool = False,
     environment: Environment | None = None,
     ask: Callable[[str], bool] = _never,
+    only_cluster: str | None = None,
+    skip_unreachable: bool = False,
 ) -> Target:
     everyone = {p.name: p for p in profiles.load_all(project)}  # also checks they don't collide
     name = env or profiles.default_environment(project)
@@ -44,9 +48,21 @@ def resolve_target(
         known = ", ".join(sorted(everyone)) or "none"
         raise ConfigError(f'environments/: no environment "{name}" (known: {known})')
     profile = everyone[name]
+    if only_cluster and not profile.fleet:
+        raise ConfigError(
+            f"--cluster: environment {name} names one context ({profile.context}), "
+            "not clusters in stages; leave --cluster out"
+        )
+    if profile.fleet and options.context:
+        raise ConfigError(
+            f"--context: environment {name} names a context per cluster ({profile.path}, "
+            "stages:); choose one with --cluster NAME instead"
+        )
     if namespace:
-        profile = dataclasses.replace(profile, namespace=namespace)
-    return Target(project, profile, options, yes, environment or Environment(), ask)
+        clusters = tuple(dataclasses.replace(c, namespace=None) for c in profile.clusters)
+        profile = dataclasses.replace(profile, namespace=namespace, clusters=clusters)
+    environment = environment or Environment()
+    return Target(project, profile, options, yes, environment, ask, only_cluster, skip_unreachable)
 
 
 def confirm_change(target: Target, action: str) -> None:

@@ -1,0 +1,407 @@
+"""An environment across several clusters, in stages (`stages:` in its profile).
+
+Every cluster gets the whole single-cluster deploy: validation, dependency
+order, waits, prune, and its own revision record under its own lock. What the
+fleet adds is the order between clusters:
+
+1. every cluster is reached, locked and validated — every render, every
+   context, a dry run in each — before the first write anywhere;
+2. then stage after stage: the clusters of a stage in parallel, the next stage
+   only once every cluster of this one is healthy;
+3. a failure stops there. Later stages are not touched; the failed cluster is
+   restored to the revision it ran before (unless `--no-rollback`); clusters
+   of earlier stages keep the new version, or with `--all-or-nothing` every
+   cluster that changed is restored as well.
+
+The report says, cluster by cluster, what happened.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from deployctl.commands import Result
+from deployctl.commands.restore import restore
+from deployctl.commands.session import Change, Checked, Outcome, Session, hold, release
+from deployctl.commands.target import Target, confirm_change
+from deployctl.errors import ConfigError, DeployctlError, ExitStatus
+from deployctl.kube.errors import Unreachable
+from deployctl.present import Reporter
+from deployctl.profile import ClusterSpec
+
+FOLLOW_EVERY = 2.0  # seconds between looks with `status --watch`
+
+
+class ClusterFailed(DeployctlError):
+    """One cluster's error, named, with that error's exit status."""
+
+    def __init__(self, cluster: str, error: DeployctlError) -> None:
+        super().__init__(f"cluster {cluster}: {error}")
+        self.exit_status = error.exit_status
+
+
+@dataclass
+class Leg:
+    """One cluster of the run: its target, its session, and how it went."""
+
+    spec: ClusterSpec
+    target: Target
+    reporter: Reporter
+    session: Session | None = None
+    change: Change | None = None
+    checked: Checked | None = None
+    outcome: Outcome | None = None
+    result: str = "untouched"
+    status: ExitStatus = ExitStatus.OK
+    note: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is not None and self.outcome.revision is not None
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "stage": self.spec.stage,
+            "context": self.target.profile.context,
+            "namespace": self.target.profile.namespace,
+            "result": self.result,
+            "exit": int(self.status),
+            "revision": self.document.get("revision"),
+            "note": self.note,
+            "report": self.document,
+        }
+
+
+def refuse_flags(target: Target, **flags: bool) -> None:
+    """Flags that only mean something across clusters are an error on one cluster."""
+    for name, given in flags.items():
+        if given:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag}: environment {target.profile.name} deploys to one cluster; "
+                "the flag is for an environment with clusters in stages (stages: in its profile)"
+            )
+
+
+def legs(target: Target, reporter: Reporter, only: str | None = None) -> list[Leg]:
+    """One leg per cluster of the environment (or only the one named), in stage order."""
+    profile = target.profile
+    specs = list(profile.clusters)
+    if only is not None:
+        specs = [s for s in specs if s.name == only]
+        if not specs:
+            known = ", ".join(s.name for s in profile.clusters)
+            raise ConfigError(
+                f'--cluster: environment {profile.name} has no cluster "{only}" (it has: {known})'
+            )
+    return [
+        Leg(
+            spec,
+            replace(target, profile=profile.for_cluster(spec), yes=True),
+            reporter.for_cluster(spec.name),
+        )
+        for spec in specs
+    ]
+
+
+def stages(all_legs: Iterable[Leg]) -> list[list[Leg]]:
+    """Pure: the legs grouped by stage, in order."""
+    grouped: dict[int, list[Leg]] = {}
+    for leg in all_legs:
+        grouped.setdefault(leg.spec.stage, []).append(leg)
+    return [grouped[number] for number in sorted(grouped)]
+
+
+def in_parallel(chosen: list[Leg], work: Callable[[Leg], None]) -> dict[str, BaseException]:
+    """Run `work` on every leg at once; the errors, by cluster."""
+    errors: dict[str, BaseException] = {}
+    if not chosen:
+        return errors
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = {leg.name: pool.submit(work, leg) for leg in chosen}
+        for name, future in futures.items():
+            try:
+                future.result()
+            except BaseException as error:
+                errors[name] = error
+    return errors
+
+
+class Fleet:
+    """One command's hold on every cluster of an environment."""
+
+    def __init__(self, target: Target, reporter: Reporter, action: str) -> None:
+        self.target = target
+        self.reporter = reporter
+        self.action = action
+        self.legs = legs(target, reporter, target.only_cluster)
+        self.stop = threading.Event()
+
+    @property
+    def reached(self) -> list[Leg]:
+        return [leg for leg in self.legs if leg.result != "skipped"]
+
+    def open(self, *, first_deploy: bool = False) -> None:
+        """Reach, validate the inputs of, and lock every cluster; any failure releases
+        all of them and is raised (an unreachable cluster is skipped when asked)."""
+        confirm_change(self.target, self.action)  # once, for every cluster
+
+        def one(leg: Leg) -> None:
+            leg.session = hold(
+                leg.target, leg.reporter, self.action, first_deploy=first_deploy, consent=False
+            )
+            leg.session.stop = self.stop
+
+        self._fail_together(in_parallel(self.legs, one))
+
+    def _fail_together(self, errors: dict[str, BaseException]) -> None:
+        skip = self.target.skip_unreachable
+        for leg in self.legs:
+            error = errors.get(leg.name)
+            if isinstance(error, Unreachable) and skip and leg.session is None:
+                leg.result, leg.note = "skipped", f"unreachable: {error}"
+                self.reporter.info(f"{leg.name}: skipped (--skip-unreachable): {error}")
+                errors.pop(leg.name)
+        if not errors:
+            if not self.reached:
+                raise ConfigError(f"environment {self.target.profile.name}: no cluster answered")
+            return
+        self.close(failed=True)
+        first = next(leg for leg in self.legs if leg.name in errors)
+        error = errors[first.name]
+        if isinstance(error, DeployctlError):
+            raise ClusterFailed(first.name, error) from None
+        raise error
+
+    def check(self, plan: Callable[[Session], Change | None]) -> None:
+        """Work out and validate each cluster's change, the server's dry runs included."""
+
+        def one(leg: Leg) -> None:
+            assert leg.session is not None
+            leg.change = plan(leg.session)
+            if leg.change is None:
+                leg.result = "unchanged"
+                return
+            leg.checked = leg.session.check(leg.change)
+
+        self._fail_together(in_parallel(self.reached, one))
+
+    def close(self, failed: bool = False) -> None:
+        """Release every lock; a cluster never written to loses the namespace that
+        validation made for it."""
+        for leg in self.legs:
+            if leg.session is not None:
+                untouched = leg.outcome is None and leg.result != "down"
+                try:
+                    release(leg.session, failed=failed or untouched)
+                except DeployctlError as error:
+                    self.reporter.info(f"{leg.name}: could not release: {error}")
+                leg.session = None
+
+    def run(self, work: Callable[[], Result]) -> Result:
+        """Run `work`, Ctrl-C included: the clusters' threads stop at their next step."""
+        try:
+            return work()
+        except KeyboardInterrupt:
+            self.stop.set()
+            raise
+        finally:
+            self.close()
+
+
+def deploy(
+    target: Target,
+    reporter: Reporter,
+    action: str,
+    plan: Callable[[Session], Change | None],
+    *,
+    first_deploy: bool = False,
+    no_rollback: bool = False,
+    all_or_nothing: bool = False,
+) -> Result:
+    """Lock and validate every cluster, then deploy stage by stage (see the module)."""
+    fleet = Fleet(target, reporter, action)
+    fleet.open(first_deploy=first_deploy)
+
+    def work() -> Result:
+        fleet.check(plan)
+        for stage in stages(fleet.reached):
+            active = [leg for leg in stage if leg.checked is not None]
+            numbers = ", ".join(leg.name for leg in stage)
+            reporter.info(f"stage {stage[0].spec.stage}: {numbers}")
+            in_parallel(active, _apply)
+            failed = [leg for leg in active if leg.result != "deployed"]
+            if failed:
+                _undo(fleet, failed, no_rollback, all_or_nothing)
+                break
+        return _report(fleet, action)
+
+    return fleet.run(work)
+
+
+def _apply(leg: Leg) -> None:
+    assert leg.session is not None and leg.change is not None and leg.checked is not None
+    try:
+        leg.outcome = leg.session.apply(leg.change.action, leg.checked)
+    except DeployctlError as error:
+        leg.result, leg.status, leg.note = "failed", error.exit_status, str(error)
+        if error.exit_status == ExitStatus.NOTHING_CHANGED:
+            leg.status = ExitStatus.FAILED  # other clusters may have changed already
+        return
+    leg.document = leg.outcome.document
+    leg.result = leg.document["result"]
+    leg.status = leg.outcome.status
+    if leg.outcome.status != ExitStatus.OK:
+        leg.note = leg.outcome.failure
+    leg.session.summary(leg.outcome)
+
+
+def _undo(fleet: Fleet, failed: list[Leg], no_rollback: bool, all_or_nothing: bool) -> None:
+    """Restore the failed clusters (and with all-or-nothing, every changed one)."""
+    names = ", ".join(leg.name for leg in failed)
+    undo = [] if no_rollback else list(failed)
+    if all_or_nothing:
+        undo += [leg for leg in fleet.reached if leg.changed and leg not in failed]
+    for leg in failed:
+        if no_rollback:
+            leg.note += " (kept the failed state: --no-rollback)"
+
+    def one(leg: Leg) -> None:
+        assert leg.session is not None and leg.change is not None
+        if leg.change.previous is None:
+            leg.note += "; no earlier revision to restore: left as it is"
+            return
+        healthy = leg.result == "deployed"
+        reason = f"undone because {names} failed (--all-or-nothing)" if healthy else leg.note
+        failed_run = Outcome(ExitStatus.FAILED, {"result": "failed"}, {}, None)
+        restored = restore(leg.session, leg.outcome or failed_run, leg.change, reason)
+        leg.document = restored.document
+        leg.result = restored.document["result"]
+        leg.status = max(leg.status, restored.status, ExitStatus.FAILED)
+        if healthy:
+            leg.note = reason
+
+    for name, error in in_parallel(undo, one).items():
+        leg = next(leg for leg in undo if leg.name == name)
+        leg.result, leg.status = "not-restored", ExitStatus.NOT_RESTORED
+        leg.note = str(error)
+
+
+def _report(fleet: Fleet, action: str, done: str = "deployed") -> Result:
+    worst = max((leg.status for leg in fleet.legs), default=ExitStatus.OK)
+    results = {leg.result for leg in fleet.legs}
+    overall = "failed" if worst != ExitStatus.OK else done
+    if "not-restored" in results:
+        overall = "not-restored"
+    kept = [leg.name for leg in fleet.legs if leg.result == "deployed"]
+    if worst != ExitStatus.OK:
+        untouched = [leg.name for leg in fleet.legs if leg.result == "untouched"]
+        summary = f"{action} of {fleet.target.profile.name} failed"
+        summary += "; " + "; ".join(
+            f"{leg.name} {leg.result}" + (f": {leg.note}" if leg.note else "")
+            for leg in fleet.legs
+            if leg.result not in (done, "untouched", "unchanged")
+        )
+        if kept:
+            summary += f"; kept the new version: {', '.join(kept)}"
+        if untouched:
+            summary += f"; not touched: {', '.join(untouched)}"
+        fleet.reporter.info(summary)
+    else:
+        fleet.reporter.info(
+            f"{fleet.target.profile.name}: {action} done on "
+            + ", ".join(f"{leg.name} ({leg.result})" for leg in fleet.legs)
+        )
+    document = {
+        "environment": fleet.target.profile.name,
+        "action": action,
+        "result": overall,
+        "stages": [[leg.name for leg in stage] for stage in stages(fleet.legs)],
+        "clusters": {leg.name: leg.report() for leg in fleet.legs},
+    }
+    return Result(worst, document)
+
+
+def down(target: Target, reporter: Reporter, take_down: Callable[[Session], Result]) -> Result:
+    """Every cluster locked first; then the stages in reverse order (the canary last),
+    the clusters of a stage in parallel. A failure stops before the next stage."""
+    fleet = Fleet(target, reporter, "take down")
+    fleet.open()
+
+    def one(leg: Leg) -> None:
+        assert leg.session is not None
+        result = take_down(leg.session)
+        leg.result, leg.status, leg.document = "down", result.status, result.document
+
+    def work() -> Result:
+        for stage in reversed(stages(fleet.reached)):
+            errors = in_parallel(stage, one)
+            for leg in stage:
+                if error := errors.get(leg.name):
+                    leg.result, leg.status, leg.note = "failed", ExitStatus.FAILED, str(error)
+            if errors:
+                break
+        return _report(fleet, "down", done="down")
+
+    return fleet.run(work)
+
+
+def survey(
+    target: Target,
+    reporter: Reporter,
+    look: Callable[[Target, Reporter], Result],
+    combine: Callable[[dict[str, Any]], str],
+) -> Result:
+    """A read-only command on every cluster at once; one document, one text."""
+    chosen = legs(target, reporter, target.only_cluster)
+    found: dict[str, Result] = {}
+
+    def one(leg: Leg) -> None:
+        found[leg.name] = look(leg.target, leg.reporter)
+
+    errors = in_parallel(chosen, one)
+    clusters: dict[str, Any] = {}
+    worst = ExitStatus.OK
+    for leg in chosen:
+        error = errors.get(leg.name)
+        entry: dict[str, Any] = {"stage": leg.spec.stage, "context": leg.target.profile.context}
+        if isinstance(error, Unreachable) and target.skip_unreachable:
+            entry.update(result="skipped", note=f"unreachable: {error}")
+            reporter.info(f"{leg.name}: skipped (--skip-unreachable): {error}")
+        elif isinstance(error, DeployctlError):
+            raise ClusterFailed(leg.name, error) from None
+        elif error is not None:
+            raise error
+        else:
+            result = found[leg.name]
+            worst = max(worst, result.status)
+            entry.update(result.document, text=result.text or "")
+        clusters[leg.name] = entry
+    document = {"environment": target.profile.name, "clusters": clusters}
+    text = combine(document)
+    for entry in clusters.values():
+        entry.pop("text", None)
+    return Result(worst, document, text)
+
+
+def follow(look: Callable[[], Result], show: Callable[[Result], None]) -> Result:
+    """`status --watch` across clusters: look again until every cluster is healthy."""
+    result = look()
+    shown = ""
+    while result.status != ExitStatus.OK:
+        if result.text != shown:
+            show(result)
+            shown = result.text or ""
+        time.sleep(FOLLOW_EVERY)
+        result = look()
+    return result
