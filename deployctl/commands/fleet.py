@@ -29,7 +29,9 @@ from deployctl.commands import Result
 from deployctl.commands.restore import restore
 from deployctl.commands.session import Change, Checked, Outcome, Session, hold, release
 from deployctl.commands.target import Target, confirm_change
+from deployctl.engine import connect
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
+from deployctl.kube import Cluster
 from deployctl.kube.errors import Unreachable
 from deployctl.present import Reporter
 from deployctl.profile import ClusterSpec
@@ -41,7 +43,10 @@ class ClusterFailed(DeployctlError):
     """One cluster's error, named, with that error's exit status."""
 
     def __init__(self, cluster: str, error: DeployctlError) -> None:
-        super().__init__(f"cluster {cluster}: {error}")
+        hint = ""
+        if isinstance(error, Unreachable):
+            hint = "; fix its context, or leave it out with --skip-unreachable"
+        super().__init__(f"cluster {cluster}: {error}{hint}")
         self.exit_status = error.exit_status
 
 
@@ -152,23 +157,35 @@ class Fleet:
         return [leg for leg in self.legs if leg.result != "skipped"]
 
     def open(self, *, first_deploy: bool = False) -> None:
-        """Reach, validate the inputs of, and lock every cluster; any failure releases
-        all of them and is raised (an unreachable cluster is skipped when asked)."""
+        """Reach every cluster, then validate the inputs of and lock each; any failure
+        releases all of them and is raised (an unreachable cluster is skipped when asked).
+        Nothing is written anywhere until every cluster has answered."""
         confirm_change(self.target, self.action)  # once, for every cluster
+        reached: dict[str, Cluster] = {}
+
+        def reach(leg: Leg) -> None:
+            reached[leg.name] = connect(leg.target.profile, leg.target.options)
+
+        self._fail_together(in_parallel(self.legs, reach))
 
         def one(leg: Leg) -> None:
             leg.session = hold(
-                leg.target, leg.reporter, self.action, first_deploy=first_deploy, consent=False
+                leg.target,
+                leg.reporter,
+                self.action,
+                first_deploy=first_deploy,
+                consent=False,
+                cluster=reached[leg.name],
             )
             leg.session.stop = self.stop
 
-        self._fail_together(in_parallel(self.legs, one))
+        self._fail_together(in_parallel(self.reached, one))
 
     def _fail_together(self, errors: dict[str, BaseException]) -> None:
         skip = self.target.skip_unreachable
         for leg in self.legs:
             error = errors.get(leg.name)
-            if isinstance(error, Unreachable) and skip and leg.session is None:
+            if isinstance(error, Unreachable) and skip and leg.session is None:  # while reaching
                 leg.result, leg.note = "skipped", f"unreachable: {error}"
                 self.reporter.info(f"{leg.name}: skipped (--skip-unreachable): {error}")
                 errors.pop(leg.name)
@@ -258,7 +275,7 @@ def _apply(leg: Leg) -> None:
         if error.exit_status == ExitStatus.NOTHING_CHANGED:
             leg.status = ExitStatus.FAILED  # other clusters may have changed already
         return
-    leg.document = leg.outcome.document
+    leg.document = {**leg.outcome.document, **leg.change.report}
     leg.result = leg.document["result"]
     leg.status = leg.outcome.status
     if leg.outcome.status != ExitStatus.OK:

@@ -4,7 +4,6 @@ whole environment or of one component."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 from deployctl import releases
@@ -97,15 +96,13 @@ def rollback(
         outcome = session.run(
             change.action, objects=change.objects, pins=change.pins, replace_stuck_pods=True
         )
-        session.summary(outcome, f"restored revision {change.target}")
-        return Result(outcome.status, {**outcome.document, "target": change.target})
+        session.summary(outcome, f"restored revision {change.report['target']}")
+        return Result(outcome.status, {**outcome.document, **change.report})
 
     return locked(target, reporter, "rollback", work)
 
 
-def rollback_change(
-    session: Session, component: str | None, to_revision: int | None
-) -> RollbackChange:
+def rollback_change(session: Session, component: str | None, to_revision: int | None) -> Change:
     """What rolling back means on this cluster: its own earlier revision."""
     try:
         current, chosen = choose(session.history(), component, to_revision)
@@ -114,17 +111,12 @@ def rollback_change(
     objects, pins = merge(current, chosen, component)
     what = f"{component} " if component else ""
     session.reporter.info(f"rolling back {what}to revision {chosen.number}")
-    return RollbackChange(
+    return Change(
         "rollback",
         f"rollback {what}to revision {chosen.number}",
         objects,
         pins,
         replace_stuck_pods=True,
         previous=current,
-        target=chosen.number,
+        report={"target": chosen.number},
     )
-
-
-@dataclass
-class RollbackChange(Change):
-    target: int = 0  # the revision restored

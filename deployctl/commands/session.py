@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,7 @@ class Change:
     replace_stuck_pods: bool = False
     previous: releases.Revision | None = None
     component: str | None = None  # the one component a rollout changes
+    report: dict[str, Any] = field(default_factory=dict)  # added to the run's JSON document
 
 
 @dataclass
@@ -353,11 +354,13 @@ def hold(
     *,
     first_deploy: bool = False,
     consent: bool = True,
+    cluster: Cluster | None = None,
 ) -> Session:
     """A session holding the environment's lock (see `locked`); `release` it.
-    `consent=False`: the caller asked already (once for all of an environment's clusters)."""
+    `consent=False`: the caller asked already (once for all of an environment's clusters);
+    `cluster`: reached already."""
     profile = target.profile
-    cluster = connect(profile, target.options)
+    cluster = cluster or connect(profile, target.options)
     header(target, cluster.context, reporter)
     if consent:
         confirm_change(target, action)
