@@ -375,6 +375,8 @@ def format_fleet(document: dict[str, Any]) -> str:
         lines.append(f"== {name} (stage {entry['stage']}, context {entry['context']})")
         if entry.get("result") == "skipped":
             lines.append(f"skipped: {entry['note']}")
+        elif "diff" in entry and not entry["diff"]:
+            lines.append("no differences")
         else:
             lines.append(entry.get("text", "").rstrip("\n"))
     return "\n".join(lines) + "\n"

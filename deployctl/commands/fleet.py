@@ -127,18 +127,26 @@ def stages(all_legs: Iterable[Leg]) -> list[list[Leg]]:
     return [grouped[number] for number in sorted(grouped)]
 
 
-def in_parallel(chosen: list[Leg], work: Callable[[Leg], None]) -> dict[str, BaseException]:
-    """Run `work` on every leg at once; the errors, by cluster."""
+def in_parallel(
+    chosen: list[Leg], work: Callable[[Leg], None], stop: threading.Event | None = None
+) -> dict[str, BaseException]:
+    """Run `work` on every leg at once; the errors, by cluster. Ctrl-C (or SIGTERM) in
+    the main thread sets `stop`, which each leg's session checks at its next step."""
     errors: dict[str, BaseException] = {}
     if not chosen:
         return errors
     with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
         futures = {leg.name: pool.submit(work, leg) for leg in chosen}
-        for name, future in futures.items():
-            try:
-                future.result()
-            except BaseException as error:
-                errors[name] = error
+        try:
+            for name, future in futures.items():
+                try:
+                    future.result()
+                except Exception as error:
+                    errors[name] = error
+        except BaseException:
+            if stop is not None:
+                stop.set()
+            raise
     return errors
 
 
@@ -166,7 +174,7 @@ class Fleet:
         def reach(leg: Leg) -> None:
             reached[leg.name] = connect(leg.target.profile, leg.target.options)
 
-        self._fail_together(in_parallel(self.legs, reach))
+        self._fail_together(in_parallel(self.legs, reach, self.stop))
 
         def one(leg: Leg) -> None:
             leg.session = hold(
@@ -179,7 +187,7 @@ class Fleet:
             )
             leg.session.stop = self.stop
 
-        self._fail_together(in_parallel(self.reached, one))
+        self._fail_together(in_parallel(self.reached, one, self.stop))
 
     def _fail_together(self, errors: dict[str, BaseException]) -> None:
         skip = self.target.skip_unreachable
@@ -211,7 +219,7 @@ class Fleet:
                 return
             leg.checked = leg.session.check(leg.change)
 
-        self._fail_together(in_parallel(self.reached, one))
+        self._fail_together(in_parallel(self.reached, one, self.stop))
 
     def close(self, failed: bool = False) -> None:
         """Release every lock; a cluster never written to loses the namespace that
@@ -226,12 +234,9 @@ class Fleet:
                 leg.session = None
 
     def run(self, work: Callable[[], Result]) -> Result:
-        """Run `work`, Ctrl-C included: the clusters' threads stop at their next step."""
+        """Run `work`; however it ends, every lock is released."""
         try:
             return work()
-        except KeyboardInterrupt:
-            self.stop.set()
-            raise
         finally:
             self.close()
 
@@ -256,7 +261,7 @@ def deploy(
             active = [leg for leg in stage if leg.checked is not None]
             numbers = ", ".join(leg.name for leg in stage)
             reporter.info(f"stage {stage[0].spec.stage}: {numbers}")
-            in_parallel(active, _apply)
+            in_parallel(active, _apply, fleet.stop)
             failed = [leg for leg in active if leg.result != "deployed"]
             if failed:
                 _undo(fleet, failed, no_rollback, all_or_nothing)
@@ -308,7 +313,7 @@ def _undo(fleet: Fleet, failed: list[Leg], no_rollback: bool, all_or_nothing: bo
         if healthy:
             leg.note = reason
 
-    for name, error in in_parallel(undo, one).items():
+    for name, error in in_parallel(undo, one, fleet.stop).items():
         leg = next(leg for leg in undo if leg.name == name)
         leg.result, leg.status = "not-restored", ExitStatus.NOT_RESTORED
         leg.note = str(error)
@@ -362,7 +367,7 @@ def down(target: Target, reporter: Reporter, take_down: Callable[[Session], Resu
 
     def work() -> Result:
         for stage in reversed(stages(fleet.reached)):
-            errors = in_parallel(stage, one)
+            errors = in_parallel(stage, one, fleet.stop)
             for leg in stage:
                 if error := errors.get(leg.name):
                     leg.result, leg.status, leg.note = "failed", ExitStatus.FAILED, str(error)
