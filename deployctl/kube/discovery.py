@@ -113,10 +113,7 @@ class Discovery:
         try:
             return resources[(api_version, kind)]
         except KeyError:
-            raise NotServed(
-                f"{kind} ({api_version}): the cluster does not serve this kind; "
-                "is its CRD installed?"
-            ) from None
+            raise NotServed(_not_served(kind, api_version, resources)) from None
 
     def serves(self, api_version: str, kind: str) -> bool:
         try:
@@ -129,3 +126,27 @@ class Discovery:
         """After a CRD is created: the next lookup asks the server again."""
         with self._discovering:
             self._resources = None
+
+
+# What to do when a well-known API group is missing; otherwise the generic advice.
+GROUP_ADVICE = {
+    "monitoring.coreos.com": (
+        "install the Prometheus Operator (or at least its CRDs) in the cluster first, "
+        "or deploy without these objects (leave components/monitoring out of the overlay)"
+    ),
+}
+
+
+def _not_served(kind: str, api_version: str, resources: dict[tuple[str, str], Resource]) -> str:
+    """Name the API group the cluster lacks (or the kind, when the group is there), and
+    what to do about it."""
+    group = api_version.rpartition("/")[0] or "core"
+    if any(served.rpartition("/")[0] == group for served, _ in resources):
+        return (
+            f"{kind} ({api_version}): the cluster serves the API group {group}, but not "
+            "this kind or version; check the apiVersion, or upgrade the CRDs of that group"
+        )
+    advice = GROUP_ADVICE.get(
+        group, "install the CRD that defines it first, or leave these objects out"
+    )
+    return f"{kind} ({api_version}): the cluster does not serve the API group {group}; {advice}"

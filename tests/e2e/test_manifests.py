@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from kubetest import Kube
+from projects import deployctl
 
 from deployctl import profile, render, secrets
 from deployctl.cluster import binaries
@@ -71,3 +75,31 @@ def test_server_side_dry_run_of_every_environment_succeeds_without_warnings(
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
     assert result.stdout.count("serverside-applied (server dry run)") == len(rest)
+
+
+def test_an_environment_with_monitoring_needs_the_prometheus_operator(cluster, tmp_path) -> None:
+    """components/monitoring on a cluster without the monitoring.coreos.com CRDs: exit 2
+    naming the API group and what to do, and nothing left in the cluster."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "manifests", project / "manifests")
+    overlay = project / "manifests" / "overlays" / "monitored"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../dev]\ncomponents: [../../components/monitoring]\n"
+    )
+    namespace = f"mon-{uuid.uuid4().hex[:6]}"
+    settings = yaml.safe_load((REPO / "environments" / "dev.yaml").read_text())
+    settings.update(
+        overlay="manifests/overlays/monitored", context=cluster.context, namespace=namespace
+    )
+    (project / "environments").mkdir()
+    (project / "environments" / "monitored.yaml").write_text(yaml.safe_dump(settings))
+
+    result = deployctl(cluster, project, "up", "monitored")
+
+    assert result.code == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "the cluster does not serve the API group monitoring.coreos.com" in error
+    assert "install the Prometheus Operator" in error and "components/monitoring" in error
+    namespaces = cluster.client().resources.get(api_version="v1", kind="Namespace")
+    assert namespace not in [n.metadata.name for n in namespaces.get().items]

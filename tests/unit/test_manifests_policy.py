@@ -149,6 +149,90 @@ def test_every_container_runs_as_restricted_non_root(rendered) -> None:
             assert (context.get("seccompProfile") or {}).get("type") == "RuntimeDefault", where
 
 
+def test_every_container_requests_and_limits_ephemeral_storage(rendered) -> None:
+    """Without them, eviction under disk pressure picks pods at random (kube-score)."""
+    _, objects = rendered
+    for workload in workloads(objects):
+        for container in containers(workload):
+            where = f"{render.object_ref(workload)} container {container['name']}"
+            for kind in ("requests", "limits"):
+                assert "ephemeral-storage" in container["resources"][kind], f"{where}: {kind}"
+
+
+def _same_probe(readiness: dict, liveness: dict) -> bool:
+    """kube-score's rule: the same HTTP path and port, TCP port, or command."""
+    for handler in ("httpGet", "tcpSocket", "exec"):
+        if handler in readiness and handler in liveness:
+            r, li = readiness[handler], liveness[handler]
+            if handler == "httpGet":
+                return (r.get("path"), r["port"]) == (li.get("path"), li["port"])
+            if handler == "tcpSocket":
+                return r["port"] == li["port"]
+            return r["command"] == li["command"]
+    return False
+
+
+def test_liveness_never_repeats_readiness(rendered) -> None:
+    """A liveness probe that checks what readiness checks restarts healthy pods when a
+    dependency fails: liveness asks only whether the process answers."""
+    _, objects = rendered
+    for workload in workloads(objects):
+        for container in containers(workload, init=False):
+            where = f"{render.object_ref(workload)} container {container['name']}"
+            readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+            assert not _same_probe(readiness, liveness), f"{where}: liveness == readiness"
+
+
+def test_the_stores_export_metrics_from_a_small_restricted_pinned_sidecar(rendered) -> None:
+    _, objects = rendered
+    sets = by_name(objects, "StatefulSet")
+    expected = {
+        "postgresql": ("quay.io/prometheuscommunity/postgres-exporter:", 9187),
+        "redis": ("oliver006/redis_exporter:", 9121),
+    }
+    for store, (image, port) in expected.items():
+        pod = sets[store]["spec"]["template"]
+        (exporter,) = [c for c in pod["spec"]["containers"] if c["name"] == "exporter"]
+        assert exporter["image"].startswith(image), exporter["image"]
+        assert exporter["ports"] == [{"name": "metrics", "containerPort": port}]
+        assert exporter["securityContext"]["readOnlyRootFilesystem"] is True
+        assert exporter["resources"]["requests"] == {
+            "cpu": "10m",
+            "memory": "32Mi",
+            "ephemeral-storage": "16Mi",
+        }
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+        # The exporter's readiness is its own page, never the store's health.
+        assert exporter["readinessProbe"]["httpGet"]["path"] == "/"
+        headless = by_name(objects, "Service")[f"{store}-headless"]
+        assert {"name": "metrics", "port": port, "targetPort": "metrics"} in headless["spec"][
+            "ports"
+        ]
+
+
+def test_every_workload_prefers_one_pod_per_node(rendered) -> None:
+    _, objects = rendered
+    for workload in workloads(objects):
+        pod = workload["spec"]["template"]
+        terms = pod["spec"]["affinity"]["podAntiAffinity"][
+            "preferredDuringSchedulingIgnoredDuringExecution"
+        ]
+        assert any(
+            t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+            and matches(t["podAffinityTerm"]["labelSelector"], pod["metadata"]["labels"])
+            for t in terms
+        ), render.object_ref(workload)
+
+
+def test_production_ingresses_run_the_waf_and_it_is_switchable(rendered) -> None:
+    env, objects = rendered
+    for ingress in (o for o in objects if o["kind"] == "Ingress"):
+        annotations = ingress["metadata"]["annotations"]
+        waf = annotations.get("nginx.ingress.kubernetes.io/enable-modsecurity") == "true"
+        owasp = annotations.get("nginx.ingress.kubernetes.io/enable-owasp-core-rules") == "true"
+        assert waf == owasp == (env == "production"), f"{env}: {render.object_ref(ingress)}"
+
+
 def test_images_are_pinned(rendered) -> None:
     _, objects = rendered
     for workload in workloads(objects):
