@@ -189,7 +189,9 @@ def shipped(env: str, workdir: Path) -> Work:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for name in ("manifests", "environments"):
+    # charts/ too: a profile renders from the chart (staging-chart), and every profile is
+    # loaded, and checked, whichever one is deployed.
+    for name in ("manifests", "charts", "environments"):
         shutil.copytree(REPO / name, root / name)
     profile = yaml.safe_load((root / "environments" / f"{env}.yaml").read_text())
     order = profile.get("order") or {}

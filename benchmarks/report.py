@@ -14,6 +14,9 @@ TARGET_WORK = "c100"  # 600 objects in 4 levels
 MEMORY_WORK = "c200"  # 1,200 objects
 LOCK_RENEWAL_S = 5.0
 X = "\N{MULTIPLICATION SIGN}"
+# The 3-cluster case (fleet.py): two fleet ways against three single-cluster ups in turn.
+FLEET_VARIANTS = ("one-stage", "three-stages", "in-turn")
+FLEET_BASELINE = "in-turn"
 
 
 def median(values: list[float]) -> float | None:
@@ -90,6 +93,36 @@ def request_budget(work: dict[str, Any], wall: float) -> int:
     return 2 * work["objects"] + work["kinds"] + math.ceil(wall / LOCK_RENEWAL_S)
 
 
+def summarize_fleet(fleet: dict[str, Any]) -> dict[str, Any]:
+    """Each way's median wall time, and each fleet way's over the single-cluster ups in turn
+    (below 1: the one `up` across the clusters is faster)."""
+    runs = fleet.get("runs") or []
+    variants: dict[str, Any] = {}
+    for variant in FLEET_VARIANTS:
+        tried = [r for r in runs if r.get("variant") == variant]
+        ok = [r for r in tried if r.get("ok")]
+        variants[variant] = {
+            "median": median([r["wall"] for r in ok]),
+            "ok": len(ok),
+            "runs": len(tried),
+            "errors": [r["error"] for r in tried if not r.get("ok") and r.get("error")],
+            "peak_rss_mib": max(
+                (u["max_rss_mib"] for r in ok for u in r["ups"] if u.get("max_rss_mib")),
+                default=None,
+            ),
+        }
+    baseline = variants[FLEET_BASELINE]["median"]
+    for variant in FLEET_VARIANTS:
+        variants[variant]["ratio"] = _ratio(variants[variant]["median"], baseline)
+    singles = [
+        u["wall"]
+        for r in runs
+        if r.get("variant") == FLEET_BASELINE and r.get("ok")
+        for u in r["ups"]
+    ]
+    return {"variants": variants, "single_up": median(singles)}
+
+
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     works = {w["key"]: summarize_work(w) for w in results["works"]}
     rollout = results.get("rollout") or {}
@@ -103,6 +136,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     }
     startup = {name: median(samples) for name, samples in (results.get("startup") or {}).items()}
     summary = {"works": works, "rollout": rollout_summary, "startup": startup}
+    if results.get("fleet"):
+        summary["fleet"] = summarize_fleet(results["fleet"])
     summary["targets"] = targets(results, summary)
     return summary
 
@@ -278,21 +313,10 @@ def _tool_cell(tool: dict[str, Any]) -> str:
     return cell
 
 
-def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
-    settings, machine = results["settings"], results["machine"]
+def _single_cluster(results: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The fresh-deploy and cost tables of the works on the benchmark's cluster."""
     works = summary["works"]
-    versions = machine.get("versions", {})
     lines = [
-        "# deployctl benchmark",
-        "",
-        f"{results['generated']}. Sandbox cluster (`deployctl cluster up`, Kubernetes "
-        f"{versions.get('server', '?')}, kwok nodes), pod-ready delay "
-        f"{settings['pod_ready_delay']:g} s; {machine['nproc']} cores, {machine['cpu']}. "
-        f"Median of {settings['runs']} run(s), the tools alternating within each run, each "
-        "into a fresh namespace deleted (and gone) before the next.",
-        "",
-        f"Command: `{results['command']}`"
-        + (f" — **incomplete**: {results['incomplete']}" if results.get("incomplete") else ""),
         "",
         "## Fresh deploy, wall time",
         "",
@@ -359,6 +383,88 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         "Requests are what deployctl's `-o json` report counts. Peak memory is the deployctl "
         "process's ru_maxrss (os.wait4), the largest over its fresh and unchanged runs.",
     ]
+    return lines
+
+
+def _fleet(results: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The 3-cluster section: each fleet way against three single-cluster ups in turn."""
+    fleet = results["fleet"]
+    variants = summary["variants"]
+
+    def cell(variant: str) -> str:
+        v = variants[variant]
+        if not v["runs"]:
+            return "not run"
+        if v["median"] is None:
+            return f"failed ({v['runs']} runs)"
+        failed = v["runs"] - v["ok"]
+        return f"{v['median']:.1f} s" + (f" ({failed} of {v['runs']} failed)" if failed else "")
+
+    settings = fleet.get("settings", {})
+    clusters = fleet.get("clusters", [])
+    lines = [
+        "",
+        "## 3 clusters",
+        "",
+        "| work | objects per cluster | 3 single-cluster `up`s in turn "
+        "| one `up`, 3 clusters in one stage | one stage / in turn "
+        "| one `up`, 3 stages of one cluster | 3 stages / in turn |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+        f"| 3 clusters {X} {fleet.get('title', '?')} | {fleet.get('objects', '')} "
+        f"| {cell('in-turn')} | {cell('one-stage')} | {_x(variants['one-stage']['ratio'])} "
+        f"| {cell('three-stages')} | {_x(variants['three-stages']['ratio'])} |",
+        "",
+        f"The same work on each of {len(clusters)} sandbox clusters of the benchmark's own "
+        f"({', '.join(clusters)}; one kubeconfig, pod-ready delay "
+        f"{settings.get('pod_ready_delay', 0):g} s), three ways, alternating within each of "
+        f"{settings.get('runs', '?')} run(s), each into a fresh namespace on every cluster, "
+        "deleted (and gone) everywhere before the next: one `deployctl up` of an environment "
+        "whose `stages:` holds the three clusters in one stage (in parallel); one `deployctl "
+        "up` of an environment of three stages of one cluster each (canary-style, each once "
+        "the one before is healthy); and three `deployctl up`s of single-cluster "
+        "environments, one per cluster, one after another. Wall time of the whole (the in-turn "
+        f"way pays three process startups). Ratios are the fleet `up`'s median over the "
+        f"in-turn median: below 1{X}, the one `up` across the clusters is faster.",
+    ]
+    single = summary.get("single_up")
+    peak = variants["one-stage"]["peak_rss_mib"]
+    facts = []
+    if single is not None:
+        facts.append(f"one single-cluster `up` took {single:.1f} s (median of the in-turn ones)")
+    if peak is not None:
+        facts.append(f"the one-stage `up` peaked at {peak:.0f} MiB (ru_maxrss)")
+    if facts:
+        lines += ["", facts[0][0].upper() + "; ".join(facts)[1:] + "."]
+    others = fleet.get("other_clusters")
+    if others:
+        cores = results["machine"]["nproc"]
+        lines += [
+            "",
+            f"Other sandbox clusters ran at the same time and shared the {cores} cores: "
+            f"{', '.join(others)}.",
+        ]
+    if fleet.get("generated") and fleet["generated"] != results.get("generated"):
+        lines += ["", f"Measured apart from the rest: {fleet['generated']}, `{fleet['command']}`."]
+    return lines
+
+
+def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
+    settings, machine = results["settings"], results["machine"]
+    versions = machine.get("versions", {})
+    lines = [
+        "# deployctl benchmark",
+        "",
+        f"{results['generated']}. Sandbox cluster (`deployctl cluster up`, Kubernetes "
+        f"{versions.get('server', '?')}, kwok nodes), pod-ready delay "
+        f"{settings['pod_ready_delay']:g} s; {machine['nproc']} cores, {machine['cpu']}. "
+        f"Median of {settings['runs']} run(s), the tools alternating within each run, each "
+        "into a fresh namespace deleted (and gone) before the next.",
+        "",
+        f"Command: `{results['command']}`"
+        + (f" — **incomplete**: {results['incomplete']}" if results.get("incomplete") else ""),
+    ]
+    if results["works"]:
+        lines += _single_cluster(results, summary)
     rollout = results.get("rollout")
     if rollout:
         r = summary["rollout"]
@@ -395,13 +501,18 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
                 if value is not None
             ),
         ]
+    if results.get("fleet"):
+        lines += _fleet(results, summary["fleet"])
+    if results["works"] or summary["startup"]:
+        lines += [
+            "",
+            "## Issue 8's targets",
+            "",
+            "| target | measured | status |",
+            "|---|---|---|",
+            *(f"| {t['target']} | {t['measured']} | {t['status']} |" for t in summary["targets"]),
+        ]
     lines += [
-        "",
-        "## Issue 8's targets",
-        "",
-        "| target | measured | status |",
-        "|---|---|---|",
-        *(f"| {t['target']} | {t['measured']} | {t['status']} |" for t in summary["targets"]),
         "",
         "## Setup",
         "",
@@ -416,13 +527,16 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         ),
         "- deployctl: `deployctl up ENV -o json --yes` in the project (the shipped one, copied, "
         "or a generated one), profile pointed at the run's namespace.",
-        "- ordered kubectl: `kubectl apply --server-side` of the foundation (with the "
-        "Namespace), then per dependency level `kubectl apply --server-side` of the level's "
-        "objects and `kubectl rollout status` of each of its workloads in turn.",
-        "- helm: `helm install --wait` (the watcher strategy) of a chart holding every object, "
-        "`--create-namespace`.",
-        "- kubectl and Helm get the objects `deployctl render ENV --show-secrets` prints.",
     ]
+    if results["works"]:
+        lines += [
+            "- ordered kubectl: `kubectl apply --server-side` of the foundation (with the "
+            "Namespace), then per dependency level `kubectl apply --server-side` of the level's "
+            "objects and `kubectl rollout status` of each of its workloads in turn.",
+            "- helm: `helm install --wait` (the watcher strategy) of a chart holding every "
+            "object, `--create-namespace`.",
+            "- kubectl and Helm get the objects `deployctl render ENV --show-secrets` prints.",
+        ]
     skipped = {
         w["title"]: summary["works"][w["key"]]["tools"]["helm"]["skipped"]
         for w in results["works"]
@@ -438,6 +552,8 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         for tool, t in summary["works"][w["key"]]["tools"].items()
         for error in t["errors"][:1]
     ]
+    for variant, v in (summary.get("fleet") or {}).get("variants", {}).items():
+        failures += [f"3 clusters, {variant}: {error}" for error in v["errors"][:1]]
     if failures:
         lines += ["", "## Failures", "", *(f"- {f}" for f in failures)]
     return "\n".join(lines) + "\n"
@@ -458,6 +574,8 @@ def plot(results: dict[str, Any], summary: dict[str, Any], path: Path) -> bool:
         from matplotlib.lines import Line2D
         from matplotlib.ticker import NullFormatter
     except ImportError:
+        return False
+    if not results["works"]:
         return False
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     colours = {"deployctl": "C0", "kubectl": "C1", "helm": "C2", "critical path": "black"}
@@ -523,15 +641,28 @@ def write(results: dict[str, Any], folder: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Re-write latest.md and latest.png from a latest.json (after changing this module)."""
+    """Re-write latest.md and latest.png from a latest.json (after changing this module),
+    optionally with the 3-cluster section of another run."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report")
     parser.add_argument("json", type=Path, help="a latest.json written by benchmarks.run")
     parser.add_argument("--output", type=Path, help="folder (default: the JSON's)")
+    parser.add_argument(
+        "--fleet-from",
+        type=Path,
+        metavar="JSON",
+        help="take the 3-cluster section from another run's latest.json (say, a run of only "
+        "that case); the report says when and how it was measured",
+    )
     args = parser.parse_args(argv)
     results = json.loads(args.json.read_text())
     results.pop("summary", None)
+    if args.fleet_from:
+        fleet = json.loads(args.fleet_from.read_text()).get("fleet")
+        if not fleet:
+            parser.error(f"--fleet-from: {args.fleet_from} has no 3-cluster section")
+        results["fleet"] = fleet
     for path in write(results, args.output or args.json.parent).values():
         print(path)
 

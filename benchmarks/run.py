@@ -3,7 +3,10 @@
 It starts its own sandbox cluster (`deployctl-bench`, own kubeconfig, pod-ready
 delay 1 s, room for 200 pods per node), deploys every work with every tool in
 turn, and removes the cluster at the end (`--keep-cluster` keeps it for the next
-run). Results go to benchmarks/results/latest.{md,json,png}.
+run). Then, on three more sandbox clusters of its own (fleet.py), one `deployctl up`
+of an environment across the three against three single-cluster ups in turn
+(`--no-fleet` skips it; `--stacks none --sizes none --no-startup` runs only it).
+Results go to benchmarks/results/latest.{md,json,png}.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import projects, report
+from benchmarks import fleet, projects, report
 from benchmarks.critical_path import CriticalPathWatch
 from benchmarks.tools import Tools, run
 from deployctl.cluster import binaries, sandbox
@@ -47,7 +50,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, help="repetitions of each comparison (default 3)")
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke test: dev stack and 20 components, 1 run"
+        "--quick",
+        action="store_true",
+        help="a smoke test: dev stack, 20 components and 3 clusters, 1 run",
     )
     parser.add_argument(
         "--stacks", help="shipped stacks to deploy (default dev,staging,production; or none)"
@@ -66,6 +71,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-helm", action="store_true", help="as --tools without helm")
     parser.add_argument("--no-rollout", action="store_true", help="skip the rollout comparison")
+    parser.add_argument(
+        "--no-fleet", action="store_true", help="skip the 3-cluster comparison (deployctl only)"
+    )
+    parser.add_argument(
+        "--fleet-work",
+        default="c20",
+        help="what the 3-cluster comparison deploys: a shipped stack or cN (default c20)",
+    )
     parser.add_argument("--no-startup", action="store_true", help="skip CLI startup timings")
     parser.add_argument("--startup-runs", type=int, help="samples per command (default 10)")
     parser.add_argument(
@@ -84,7 +97,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="the sandbox nodes' capacity (default 200: 200 components need 400 pods)",
     )
     parser.add_argument(
-        "--keep-cluster", action="store_true", help="leave the cluster running (reused next time)"
+        "--keep-cluster",
+        action="store_true",
+        help="leave the clusters running (reused next time)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
@@ -113,6 +128,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for stack in args.stacks:
         if stack not in projects.SHIPPED_ENVIRONMENTS:
             parser.error(f"--stacks: unknown stack {stack!r}")
+    try:
+        fleet.check_work(args.fleet_work)
+    except ValueError as error:
+        parser.error(f"--fleet-work: {error}")
+    args.no_fleet = args.no_fleet or "deployctl" not in args.tools
     return args
 
 
@@ -285,6 +305,51 @@ def _describe(result: dict[str, Any]) -> str:
     return text + ("" if result.get("ok") else f" FAILED: {result.get('error', '')[-500:]}")
 
 
+def single_cluster(
+    args: argparse.Namespace,
+    tools: Tools,
+    kubeconfig: Path,
+    context: str,
+    workdir: Path,
+    results: dict[str, Any],
+) -> None:
+    """The works and the rollout on the benchmark's cluster, started and (unless
+    --keep-cluster) removed here."""
+    others = [c for c in sandbox.list_clusters() if c != CLUSTER]
+    if others:
+        log(f"note: other sandbox clusters exist ({', '.join(others)}); they share the CPU")
+    results["machine"]["other_clusters"] = others
+    sandbox.up(
+        CLUSTER,
+        pod_ready_delay=args.pod_ready_delay,
+        kubeconfig=kubeconfig,
+        pods_per_node=args.pods_per_node,
+        progress=log,
+    )
+    try:
+        results["machine"]["versions"] = tools.versions()
+        works = [projects.shipped(env, workdir) for env in args.stacks]
+        works += [projects.synthetic(size, workdir) for size in args.sizes]
+        for work in works:
+            projects.render(work, tools.deployctl, context, tools.env)
+            log(f"{work.title}: {work.count} objects, {len(work.levels)} components")
+        from kubernetes import config
+
+        api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
+        bench = Bench(args, tools, api)
+        for work in works:
+            results["works"].append(bench.work(work))
+        rollout_work = next((w for w in works if w.synthetic), None)
+        wanted = {"deployctl", "kubectl"} & set(args.tools)
+        if not args.no_rollout and rollout_work is not None and wanted:
+            results["rollout"] = bench.rollout(rollout_work)
+    finally:
+        if args.keep_cluster:
+            log(f"cluster {CLUSTER} left running; kubeconfig {kubeconfig}")
+        else:
+            sandbox.down(CLUSTER, kubeconfig=kubeconfig, progress=log)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
@@ -319,47 +384,35 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_startup:
         log(f"CLI startup, {args.startup_runs} samples each, before the cluster starts")
         results["startup"] = startup(tools, args.startup_runs)
-    others = [c for c in sandbox.list_clusters() if c != CLUSTER]
-    if others:
-        log(f"note: other sandbox clusters exist ({', '.join(others)}); they share the CPU")
-    results["machine"]["other_clusters"] = others
-    sandbox.up(
-        CLUSTER,
-        pod_ready_delay=args.pod_ready_delay,
-        kubeconfig=kubeconfig,
-        pods_per_node=args.pods_per_node,
-        progress=log,
-    )
     try:
-        results["machine"]["versions"] = tools.versions()
-        works = [projects.shipped(env, workdir) for env in args.stacks]
-        works += [projects.synthetic(size, workdir) for size in args.sizes]
-        for work in works:
-            projects.render(work, tools.deployctl, context, tools.env)
-            log(f"{work.title}: {work.count} objects, {len(work.levels)} components")
-        from kubernetes import config
-
-        api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
-        bench = Bench(args, tools, api)
-        for work in works:
-            results["works"].append(bench.work(work))
-        rollout_work = next((w for w in works if w.synthetic), None)
-        wanted = {"deployctl", "kubectl"} & set(args.tools)
-        if not args.no_rollout and rollout_work is not None and wanted:
-            results["rollout"] = bench.rollout(rollout_work)
+        if args.stacks or args.sizes:
+            single_cluster(args, tools, kubeconfig, context, workdir, results)
+        if not args.no_fleet:
+            results["fleet"] = {}
+            fleet.run(
+                results["fleet"],
+                work_key=args.fleet_work,
+                runs=args.runs,
+                toolset=toolset,
+                state=state,
+                workdir=workdir,
+                pod_ready_delay=args.pod_ready_delay,
+                pods_per_node=args.pods_per_node,
+                keep_clusters=args.keep_cluster,
+                log=log,
+                generated=results["generated"],
+                command=results["command"],
+            )
+            results["machine"].setdefault("versions", results["fleet"].get("versions", {}))
     except BaseException as error:
         results["incomplete"] = f"{type(error).__name__}: {error}"
         traceback.print_exc()
         raise
     finally:
-        if results["works"] or results.get("startup"):
+        if results["works"] or results.get("startup") or results.get("fleet"):
             paths = report.write(results, args.output)
             log("wrote " + ", ".join(str(p) for p in paths.values()))
         shutil.rmtree(workdir, ignore_errors=True)
-        if args.keep_cluster:
-            log(f"cluster {CLUSTER} left running; kubeconfig {kubeconfig}")
-        else:
-            sandbox.down(CLUSTER, kubeconfig=kubeconfig, progress=log)
     return 0
 
 

@@ -158,9 +158,10 @@ class Tools:
         work.use_namespace(namespace, self.context)
         return lambda: self.deployctl_up(work)
 
-    def deployctl_up(self, work: Work) -> dict[str, Any]:
-        """One `deployctl up` of the work as its profile stands."""
-        proc = run(self._deployctl(work, "up", work.env), self.env)
+    def deployctl_up(self, work: Work, env: str | None = None) -> dict[str, Any]:
+        """One `deployctl up` of the work's environment (or of `env`, another profile of
+        the same project) as its profile stands."""
+        proc = run(self._deployctl(work, "up", env or work.env), self.env)
         return _deployctl_result("deployctl", proc, ok_results=("deployed", "unchanged"))
 
     def prepare_kubectl(self, work: Work, namespace: str) -> Callable[[], dict[str, Any]]:
@@ -342,6 +343,17 @@ def _deployctl_result(tool: str, proc: Proc, ok_results: tuple[str, ...]) -> dic
             for name, c in (report.get("components") or {}).items()
             if isinstance(c, dict)
         }
+        if isinstance(report.get("clusters"), dict):  # an environment across clusters
+            result["clusters"] = {
+                name: {
+                    "stage": c.get("stage"),
+                    "result": c.get("result"),
+                    "duration": (c.get("report") or {}).get("duration"),
+                    "requests": (c.get("report") or {}).get("requests"),
+                }
+                for name, c in report["clusters"].items()
+                if isinstance(c, dict)
+            }
     result["ok"] = proc.code == 0 and result.get("result") in ok_results
     if not result["ok"]:
         result["error"] = proc.tail()
