@@ -26,6 +26,7 @@ ZONES = ("zone-a", "zone-b", "zone-c")
 # Per node; three nodes hold production at its HPA maximums with room to spare.
 NODE_CPU = "32"
 NODE_MEMORY = "64Gi"
+NODE_EPHEMERAL_STORAGE = "200Gi"  # a node's disk: pods that request ephemeral storage fit
 NODE_PODS = 110  # kubelet's default; `cluster up --pods-per-node` raises it (the benchmark)
 READY_TIMEOUT_S = 120
 NODE_LEASE_SECONDS = 10
@@ -277,7 +278,12 @@ def _kwokctl_config(tools: binaries.Toolset, ready_delay_ms: int) -> str:
 
 def _cluster_objects(pods_per_node: int = NODE_PODS) -> str:
     """Three untainted nodes, one per zone, and the default StorageClass."""
-    capacity = {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": str(pods_per_node)}
+    capacity = {
+        "cpu": NODE_CPU,
+        "memory": NODE_MEMORY,
+        "ephemeral-storage": NODE_EPHEMERAL_STORAGE,
+        "pods": str(pods_per_node),
+    }
     nodes = [
         {
             "apiVersion": "v1",
