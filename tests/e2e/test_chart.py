@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ai-agent-orchestrator"
 ENVIRONMENTS = ("dev", "staging", "production")
 RELEASE = "ai-agent"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 PACKAGE = f"ai-agent-orchestrator-{VERSION}.tgz"
 
 Obj = dict[str, Any]
@@ -355,6 +355,40 @@ def test_switches_and_parameters_render_what_they_say(helm: Helm) -> None:
     assert "tls" not in ingress["orchestrator"]["spec"]
     assert "cert-manager.io/cluster-issuer" not in ingress["mcp-server"]["metadata"]["annotations"]
     assert pods["worker"]["spec"]["containers"][0]["image"] == "registry.example.com/worker:v9"
+
+
+def test_exporter_anti_affinity_and_waf_switches(helm: Helm) -> None:
+    """The stores' exporters and the anti-affinity off (on everywhere else), the WAF on outside
+    production (on there only): every object each one adds goes with it."""
+    objects = helm_template(
+        helm,
+        "elsewhere",
+        *values_args("staging"),
+        "--set=postgresql.exporter.enabled=false,redis.exporter.enabled=false",
+        "--set=antiAffinity.enabled=false,monitoring.serviceMonitors.enabled=true",
+        "--set=ingress.waf.enabled=true",
+    )
+    by_kind: dict[str, dict[str, Obj]] = {}
+    for o in objects:
+        by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    pods = {
+        n: o["spec"]["template"]
+        for k in ("Deployment", "StatefulSet")
+        for n, o in by_kind[k].items()
+    }
+
+    text = yaml.safe_dump_all(objects)
+    assert "9187" not in text and "9121" not in text
+    for store in ("postgresql", "redis"):
+        assert "exporter" not in {c["name"] for c in pods[store]["spec"]["containers"]}
+        assert "prometheus.io/scrape" not in pods[store]["metadata"].get("annotations", {})
+        assert store not in by_kind["ServiceMonitor"]
+    assert {"orchestrator", "worker", "mcp-server", "rabbitmq"} <= set(by_kind["ServiceMonitor"])
+    assert not any("affinity" in t["spec"] for t in pods.values())
+    for ingress in by_kind["Ingress"].values():
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/enable-modsecurity"] == "true"
+        assert annotations["nginx.ingress.kubernetes.io/enable-owasp-core-rules"] == "true"
 
 
 # -- secrets -------------------------------------------------------------------------

@@ -108,6 +108,28 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
+{{/*
+A component's pod anti-affinity, when antiAffinity.enabled: preferably one
+pod per node (topologyKey), so that losing a node costs one replica, not
+several. Preferred, never required: a cluster with fewer nodes than replicas
+still schedules them all. Argument: (list $ "postgresql").
+*/}}
+{{- define "aao.antiAffinity" -}}
+{{- $root := index . 0 }}{{ $component := index . 1 -}}
+{{- $anti := $root.Values.antiAffinity -}}
+{{- if $anti.enabled }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: {{ $anti.weight }}
+        podAffinityTerm:
+          topologyKey: {{ $anti.topologyKey }}
+          labelSelector:
+            matchLabels:
+              {{- include "aao.selector" $component | nindent 14 }}
+{{- end }}
+{{- end }}
+
 {{/* A volumeClaimTemplate's storageClassName: the store's own, else storageClass, else none. */}}
 {{- define "aao.storageClass" -}}
 {{- $class := .persistence.storageClass | default .global -}}
@@ -204,13 +226,15 @@ spec:
 {{- end }}
 
 {{/*
-An app's Ingress: host, TLS, the cert-manager issuer and its own annotations.
+An app's Ingress: host, TLS, the cert-manager issuer, the WAF annotations
+(ingress.waf.enabled) and its own annotations (which win over the others).
 Argument: (list $ "orchestrator" $ingressValues).
 */}}
 {{- define "aao.ingress" -}}
 {{- $root := index . 0 }}{{ $name := index . 1 }}{{ $v := index . 2 -}}
 {{- $annotations := dict -}}
 {{- with $root.Values.ingress.clusterIssuer }}{{ $_ := set $annotations "cert-manager.io/cluster-issuer" . }}{{ end -}}
+{{- if $root.Values.ingress.waf.enabled }}{{ $annotations = merge $annotations $root.Values.ingress.waf.annotations }}{{ end -}}
 {{- $annotations = merge (deepCopy ($v.annotations | default dict)) $annotations -}}
 apiVersion: networking.k8s.io/v1
 kind: Ingress
