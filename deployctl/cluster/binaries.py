@@ -13,8 +13,9 @@ only when complete, so a half-finished build is never used; a file lock makes
 concurrent runs wait for each other instead of building twice.
 
 `BUILDS` is what the sandbox needs (`cluster build` / `cluster up`). Tools
-outside it, such as Helm for the benchmark, are built one at a time on
-demand by `ensure_tool`, into the same cache under the same lock.
+outside it (Helm for the benchmark, promtool and kube-score for monitoring
+checks) are built one at a time on demand by `ensure_tool`, into the same
+cache under the same lock.
 """
 
 from __future__ import annotations
@@ -136,6 +137,32 @@ HELM = GoBuild(
     ),
 )
 
+# Not in BUILDS either. Stamped as Prometheus' .promu.yml does for a release, with the
+# version from its VERSION file; the revision and build date come from git and the
+# clock there, so they are left out (`--version` says "revision: unknown"). No build
+# tags: of .promu.yml's `netgo,builtinassets`, builtinassets only touches web/ui, which
+# promtool does not import, and netgo changes nothing with CGO_ENABLED=0.
+PROMTOOL = GoBuild(
+    name="promtool",
+    module="github.com/prometheus/prometheus",
+    version=versions.PROMETHEUS,
+    binaries=(("promtool", "github.com/prometheus/prometheus/cmd/promtool"),),
+    ldflags=(
+        "-X github.com/prometheus/common/version.Version="
+        + versions.prometheus_release(versions.PROMETHEUS),
+        "-X github.com/prometheus/common/version.BuildUser=deployctl",
+    ),
+)
+# Not in BUILDS either. GoReleaser, which kube-score releases with, sets main.version to
+# the tag without its "v" (and main.commit, main.date from git; left at "N/A" here).
+KUBE_SCORE = GoBuild(
+    name="kube-score",
+    module="github.com/zegl/kube-score",
+    version=versions.KUBE_SCORE,
+    binaries=(("kube-score", "github.com/zegl/kube-score/cmd/kube-score"),),
+    ldflags=(f"-X main.version={versions.KUBE_SCORE.lstrip('v')}",),
+)
+
 
 @dataclass(frozen=True)
 class Toolset:
@@ -183,6 +210,16 @@ class Toolset:
         """Built only by `ensure_tool(HELM)`; absent after a plain `cluster build`."""
         return self.path(HELM, "helm")
 
+    @property
+    def promtool(self) -> Path:
+        """Built only by `ensure_tool(PROMTOOL)`; absent after a plain `cluster build`."""
+        return self.path(PROMTOOL, "promtool")
+
+    @property
+    def kube_score(self) -> Path:
+        """Built only by `ensure_tool(KUBE_SCORE)`; absent after a plain `cluster build`."""
+        return self.path(KUBE_SCORE, "kube-score")
+
     def has(self, build: GoBuild) -> bool:
         return (self.root / build.folder / ".complete").exists()
 
@@ -221,7 +258,8 @@ def ensure_binaries(progress: Progress = _stderr) -> Toolset:
 def ensure_tool(build: GoBuild, progress: Progress = _stderr) -> Toolset:
     """Return the toolset with `build` in it, building that one build if it is not cached.
 
-    For tools outside `BUILDS` (Helm): same cache, same lock, same `.complete` marker.
+    For tools outside `BUILDS` (Helm, promtool, kube-score): same cache, same lock,
+    same `.complete` marker.
     """
     tools = toolset()
     if tools.has(build):

@@ -5,6 +5,9 @@ Kubernetes is built from the k8s.io/kubernetes module; its staging modules
 etcd matches the release Kubernetes ships with (cluster/images/etcd in 1.34).
 kustomize matches the one embedded in that kubectl release.
 Helm is not part of the cluster: the benchmark builds it on demand.
+Neither are promtool and kube-score, built on demand for monitoring checks.
+Prometheus tags its Go module v0.3MM.P for release 3.MM.P (its
+scripts/get_module_version.sh); `prometheus_release` maps it back.
 """
 
 KUBERNETES = "v1.34.4"
@@ -12,9 +15,19 @@ ETCD = "v3.6.4"
 KWOK = "v0.8.0"
 KUSTOMIZE = "v5.7.1"
 HELM = "v4.3.1"
+PROMETHEUS = "v0.316.0"  # the Go module of Prometheus 3.16.0, which holds promtool
+KUBE_SCORE = "v1.20.0"
 
 
 def staging_version(kubernetes: str = KUBERNETES) -> str:
     """v1.34.4 -> v0.34.4, the tag of every k8s.io staging module."""
     _, minor, patch = kubernetes.lstrip("v").split(".")
     return f"v0.{minor}.{patch}"
+
+
+def prometheus_release(module_version: str = PROMETHEUS) -> str:
+    """v0.316.0 -> 3.16.0 (and v0.55.1 -> 2.55.1): the release a module tag stands for."""
+    _, minor, patch = module_version.lstrip("v").split(".")
+    if len(minor) == 3 and minor.startswith("3"):
+        return f"3.{int(minor[1:])}.{patch}"
+    return f"2.{minor}.{patch}"

@@ -90,3 +90,50 @@ def test_ensure_tool_builds_once_then_uses_the_cache(monkeypatch, tmp_path) -> N
 
     assert built == [binaries.HELM]
     assert first.has(binaries.HELM) and second.helm == first.helm
+
+
+def test_prometheus_module_versions_map_back_to_their_release() -> None:
+    # scripts/get_module_version.sh in Prometheus: 3.16.0 -> v0.316.0, 2.55.1 -> v0.55.1
+    assert versions.prometheus_release("v0.316.0") == "3.16.0"
+    assert versions.prometheus_release("v0.300.1") == "3.0.1"
+    assert versions.prometheus_release("v0.55.1") == "2.55.1"
+
+
+def test_promtool_and_kube_score_are_built_on_demand_only_and_stamped(tmp_path) -> None:
+    tools = binaries.Toolset(tmp_path)
+    for build in binaries.BUILDS:
+        (tmp_path / build.folder).mkdir()
+        (tmp_path / build.folder / ".complete").touch()
+
+    for tool in (binaries.PROMTOOL, binaries.KUBE_SCORE):
+        assert tool not in binaries.BUILDS  # the sandbox stays lean
+        assert not tools.has(tool)
+    assert tools.missing() == []
+    assert tools.promtool == tmp_path / f"promtool-{versions.PROMETHEUS}" / "promtool"
+    assert tools.kube_score == tmp_path / f"kube-score-{versions.KUBE_SCORE}" / "kube-score"
+    release = versions.prometheus_release(versions.PROMETHEUS)
+    assert f"-X github.com/prometheus/common/version.Version={release}" in binaries.PROMTOOL.ldflags
+    assert f"-X main.version={versions.KUBE_SCORE.lstrip('v')}" in binaries.KUBE_SCORE.ldflags
+    assert binaries.PROMTOOL.packages == ("github.com/prometheus/prometheus/cmd/promtool",)
+    assert binaries.KUBE_SCORE.packages == ("github.com/zegl/kube-score/cmd/kube-score",)
+
+
+def test_ensure_tool_builds_promtool_and_kube_score_once_each(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(binaries.shutil, "which", lambda name: f"/usr/bin/{name}")
+    built = []
+
+    def build(what, root, progress):
+        built.append(what)
+        (root / what.folder).mkdir(parents=True)
+        (root / what.folder / ".complete").touch()
+
+    monkeypatch.setattr(binaries, "_build", build)
+
+    for _ in range(2):
+        tools = binaries.ensure_tool(binaries.PROMTOOL, progress=lambda _: None)
+        tools = binaries.ensure_tool(binaries.KUBE_SCORE, progress=lambda _: None)
+
+    assert built == [binaries.PROMTOOL, binaries.KUBE_SCORE]
+    assert tools.has(binaries.PROMTOOL) and tools.has(binaries.KUBE_SCORE)
+    assert not tools.has(binaries.HELM)  # one tool asked for builds no other
