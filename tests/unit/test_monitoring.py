@@ -144,6 +144,21 @@ def test_dashboards_are_json_with_the_variables_and_deploy_annotations() -> None
     assert len(uids) == len(boards)
 
 
+def test_dashboard_panels_have_unique_ids_and_do_not_overlap() -> None:
+    for name, board in sources.dashboards().items():
+        ids: set[int] = set()
+        cells: dict[tuple[int, int], str] = {}
+        for panel in board["panels"]:
+            assert panel["id"] not in ids, f"{name}: id {panel['id']} twice"
+            ids.add(panel["id"])
+            grid = panel["gridPos"]
+            assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, f"{name} {panel['title']}"
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    other = cells.setdefault((x, y), panel["title"])
+                    assert other == panel["title"], f"{name}: {panel['title']!r} over {other!r}"
+
+
 def test_each_dashboard_becomes_a_configmap_with_the_sidecar_label() -> None:
     generators = component_kustomization()["configMapGenerator"]
     files = {Path(f).name for g in generators for f in g["files"]}
