@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from deployctl.cluster import binaries, versions
 
 KUBERNETES_GOMOD = """\
@@ -73,7 +75,8 @@ def test_helm_is_built_on_demand_only_and_stamped_with_its_version(tmp_path) -> 
     assert f"-X helm.sh/helm/v4/internal/version.version={versions.HELM}" in binaries.HELM.ldflags
 
 
-def test_ensure_tool_builds_once_then_uses_the_cache(monkeypatch, tmp_path) -> None:
+@pytest.mark.parametrize("tool", [binaries.HELM, binaries.PROMTOOL, binaries.KUBE_SCORE])
+def test_ensure_tool_builds_once_then_uses_the_cache(monkeypatch, tmp_path, tool) -> None:
     monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(binaries.shutil, "which", lambda name: f"/usr/bin/{name}")
     built = []
@@ -85,11 +88,11 @@ def test_ensure_tool_builds_once_then_uses_the_cache(monkeypatch, tmp_path) -> N
 
     monkeypatch.setattr(binaries, "_build", build)
 
-    first = binaries.ensure_tool(binaries.HELM, progress=lambda _: None)
-    second = binaries.ensure_tool(binaries.HELM, progress=lambda _: None)
+    first = binaries.ensure_tool(tool, progress=lambda _: None)
+    second = binaries.ensure_tool(tool, progress=lambda _: None)
 
-    assert built == [binaries.HELM]
-    assert first.has(binaries.HELM) and second.helm == first.helm
+    assert built == [tool]  # one tool asked for builds no other, and only once
+    assert first.has(tool) and second.has(tool)
 
 
 def test_prometheus_module_versions_map_back_to_their_release() -> None:
@@ -116,24 +119,3 @@ def test_promtool_and_kube_score_are_built_on_demand_only_and_stamped(tmp_path) 
     assert f"-X main.version={versions.KUBE_SCORE.lstrip('v')}" in binaries.KUBE_SCORE.ldflags
     assert binaries.PROMTOOL.packages == ("github.com/prometheus/prometheus/cmd/promtool",)
     assert binaries.KUBE_SCORE.packages == ("github.com/zegl/kube-score/cmd/kube-score",)
-
-
-def test_ensure_tool_builds_promtool_and_kube_score_once_each(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(binaries.shutil, "which", lambda name: f"/usr/bin/{name}")
-    built = []
-
-    def build(what, root, progress):
-        built.append(what)
-        (root / what.folder).mkdir(parents=True)
-        (root / what.folder / ".complete").touch()
-
-    monkeypatch.setattr(binaries, "_build", build)
-
-    for _ in range(2):
-        tools = binaries.ensure_tool(binaries.PROMTOOL, progress=lambda _: None)
-        tools = binaries.ensure_tool(binaries.KUBE_SCORE, progress=lambda _: None)
-
-    assert built == [binaries.PROMTOOL, binaries.KUBE_SCORE]
-    assert tools.has(binaries.PROMTOOL) and tools.has(binaries.KUBE_SCORE)
-    assert not tools.has(binaries.HELM)  # one tool asked for builds no other
