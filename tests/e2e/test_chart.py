@@ -40,9 +40,11 @@ from deployctl.cluster import binaries
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ai-agent-orchestrator"
+MONITORING = REPO / "manifests" / "components" / "monitoring"
+DASHBOARDS = MONITORING / "dashboards"
 ENVIRONMENTS = ("dev", "staging", "production")
 RELEASE = "ai-agent"
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 PACKAGE = f"ai-agent-orchestrator-{VERSION}.tgz"
 
 Obj = dict[str, Any]
@@ -267,10 +269,15 @@ def test_chart_defaults_equal_the_kustomize_base(helm: Helm) -> None:
     assert_no_drift(expected, actual, "kustomize base", "helm values.yaml")
 
 
-def test_service_monitors_switch_equals_the_monitoring_component(
-    helm: Helm, tmp_path: Path
-) -> None:
-    """monitoring.serviceMonitors.enabled adds what components/monitoring adds to an overlay."""
+MONITORING_SWITCHES = (
+    "--set=monitoring.serviceMonitors.enabled=true,monitoring.prometheusRules.enabled=true",
+    "--set=monitoring.dashboards.enabled=true",
+)
+
+
+def test_monitoring_switches_equal_the_monitoring_component(helm: Helm, tmp_path: Path) -> None:
+    """monitoring.serviceMonitors, .prometheusRules and .dashboards, all enabled, add what
+    components/monitoring adds to an overlay: ServiceMonitors, alerts and dashboards."""
     namespace = profile.load_profile(REPO, "production").namespace
     overlay = tmp_path / "production-monitoring"
     overlay.mkdir()
@@ -280,26 +287,60 @@ def test_service_monitors_switch_equals_the_monitoring_component(
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
                 "resources": [os.path.relpath(REPO / "manifests/overlays/production", overlay)],
-                "components": [os.path.relpath(REPO / "manifests/components/monitoring", overlay)],
+                "components": [os.path.relpath(MONITORING, overlay)],
             }
         )
     )
-    # The component's alerts and dashboards (PrometheusRules, ConfigMaps labelled
-    # grafana_dashboard) have no chart switch yet: compared once the chart has one.
-    rendered = kustomize(overlay, namespace)
-    expected = [o for o in rendered if not alerts_or_dashboard(o)]
-    assert len(expected) < len(rendered)
-    actual = helm_template(
-        helm, namespace, *values_args("production"), "--set=monitoring.serviceMonitors.enabled=true"
-    )
+    expected = kustomize(overlay, namespace)
+    actual = helm_template(helm, namespace, *values_args("production"), *MONITORING_SWITCHES)
 
-    assert {o["kind"] for o in actual} >= {"ServiceMonitor"}
+    assert {o["kind"] for o in actual} >= {"ServiceMonitor", "PrometheusRule"}
+    assert sum(is_dashboard(o) for o in actual) == len(list(DASHBOARDS.glob("*.json")))
     assert_no_drift(expected, actual, "kustomize production + monitoring", "helm")
+    assert len(actual) == len(expected)
 
 
-def alerts_or_dashboard(obj: Obj) -> bool:
+def is_dashboard(obj: Obj) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return obj.get("kind") == "PrometheusRule" or labels.get("grafana_dashboard") == "1"
+    return obj.get("kind") == "ConfigMap" and labels.get("grafana_dashboard") == "1"
+
+
+@pytest.mark.parametrize(
+    ("switch", "kind"),
+    [
+        ("serviceMonitors", "ServiceMonitor"),
+        ("prometheusRules", "PrometheusRule"),
+        ("dashboards", None),
+    ],
+)
+def test_each_monitoring_switch_renders_its_own_objects_only(
+    switch: str, kind: str | None, helm: Helm
+) -> None:
+    """The three switches are independent: the dashboards (plain ConfigMaps) need no
+    Prometheus Operator, the alerts need no ServiceMonitors of this chart."""
+    objects = helm_template(
+        helm, "elsewhere", *values_args("dev"), f"--set=monitoring.{switch}.enabled=true"
+    )
+    kinds = {o["kind"] for o in objects}
+    dashboards = [o for o in objects if is_dashboard(o)]
+
+    assert kinds & {"ServiceMonitor", "PrometheusRule"} == ({kind} - {None})
+    assert len(dashboards) == (len(list(DASHBOARDS.glob("*.json"))) if kind is None else 0)
+
+
+def test_the_charts_monitoring_files_are_copies_of_the_component() -> None:
+    """files/monitoring holds the component's rules and dashboards byte for byte (comments
+    included, which the comparison of rendered objects cannot see)."""
+    copies = CHART / "files" / "monitoring"
+    sources = {
+        "prometheusrules.yaml": MONITORING / "prometheusrules.yaml",
+        **{f"dashboards/{p.name}": p for p in DASHBOARDS.glob("*.json")},
+    }
+    copied = {str(p.relative_to(copies)) for p in copies.rglob("*") if p.is_file()}
+
+    assert copied == set(sources)
+    for name, source in sources.items():
+        assert (copies / name).read_bytes() == source.read_bytes(), f"files/monitoring/{name}"
 
 
 def test_drift_is_reported_as_a_diff_per_object() -> None:
@@ -368,13 +409,15 @@ def test_switches_and_parameters_render_what_they_say(helm: Helm) -> None:
 
 def test_exporter_anti_affinity_and_waf_switches(helm: Helm) -> None:
     """The stores' exporters and the anti-affinity off (on everywhere else), the WAF on outside
-    production (on there only): every object each one adds goes with it."""
+    production (on there only): every object each one adds goes with it, the stores' alerts
+    and dashboards too (they read nothing but the exporters' metrics)."""
     objects = helm_template(
         helm,
         "elsewhere",
         *values_args("staging"),
         "--set=postgresql.exporter.enabled=false,redis.exporter.enabled=false",
-        "--set=antiAffinity.enabled=false,monitoring.serviceMonitors.enabled=true",
+        "--set=antiAffinity.enabled=false",
+        *MONITORING_SWITCHES,
         "--set=ingress.waf.enabled=true",
     )
     by_kind: dict[str, dict[str, Obj]] = {}
@@ -392,7 +435,14 @@ def test_exporter_anti_affinity_and_waf_switches(helm: Helm) -> None:
         assert "exporter" not in {c["name"] for c in pods[store]["spec"]["containers"]}
         assert "prometheus.io/scrape" not in pods[store]["metadata"].get("annotations", {})
         assert store not in by_kind["ServiceMonitor"]
+        assert store not in by_kind["PrometheusRule"]
+        assert f"grafana-dashboard-{store}" not in by_kind["ConfigMap"]
     assert {"orchestrator", "worker", "mcp-server", "rabbitmq"} <= set(by_kind["ServiceMonitor"])
+    assert set(by_kind["PrometheusRule"]) == {"ai-agent-orchestrator", "rabbitmq"}
+    assert {n for n, o in by_kind["ConfigMap"].items() if is_dashboard(o)} == {
+        "grafana-dashboard-ai-agent-overview",
+        "grafana-dashboard-rabbitmq",
+    }
     assert not any("affinity" in t["spec"] for t in pods.values())
     for ingress in by_kind["Ingress"].values():
         annotations = ingress["metadata"]["annotations"]

@@ -226,6 +226,19 @@ spec:
 {{- end }}
 
 {{/*
+Whether a component's alerts and dashboard are rendered ("true" or ""):
+PostgreSQL's and Redis's read nothing but their exporter's metrics, so they
+go with the exporter (postgresql.exporter.enabled, redis.exporter.enabled), as
+its ServiceMonitor does; every other component's are always rendered.
+Argument: (list $ "postgresql").
+*/}}
+{{- define "aao.monitored" -}}
+{{- $root := index . 0 }}{{ $component := index . 1 -}}
+{{- $exporters := dict "postgresql" $root.Values.postgresql.exporter.enabled "redis" $root.Values.redis.exporter.enabled -}}
+{{- if or (not (hasKey $exporters $component)) (index $exporters $component) }}true{{ end -}}
+{{- end }}
+
+{{/*
 An app's Ingress: host, TLS, the cert-manager issuer, the WAF annotations
 (ingress.waf.enabled) and its own annotations (which win over the others).
 Argument: (list $ "orchestrator" $ingressValues).
