@@ -83,15 +83,19 @@ class Reporter:
         self._last: dict[str, tuple[str, str, float]] = {}
 
     def for_cluster(self, name: str) -> Reporter:
-        """Plain lines that name the cluster: several clusters deploy side by side."""
-        return Reporter(self.stream, self.quiet, prefix=f"{self.prefix}{name}: ")
+        """Plain lines that name the cluster: several clusters deploy side by side (one
+        lock for all of them, so their lines never run together)."""
+        child = Reporter(self.stream, self.quiet, prefix=f"{self.prefix}{name}: ")
+        child._lock = self._lock
+        return child
 
     def _line(self, text: str) -> None:
         if self.quiet:
             return
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         with self._lock:
-            print(f"{stamp} {self.prefix}{text}", file=self.stream, flush=True)
+            self.stream.write(f"{stamp} {self.prefix}{text}\n")
+            self.stream.flush()
 
     def info(self, text: str) -> None:
         self._line(text)

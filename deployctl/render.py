@@ -13,6 +13,7 @@ import copy
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -54,14 +55,16 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # Each source is rendered once per process (callers copy before they change anything).
 _renders: dict[tuple[Source, str], Future[list[Obj]]] = {}
+_renders_lock = threading.Lock()
 
 
 def start_render(profile: Profile) -> None:
     """Start rendering the profile's source in the background, while the cluster is being
     reached; `build` picks the result up (or its error)."""
     key = (profile.source, profile.namespace)
-    if key not in _renders:
-        _renders[key] = ThreadPoolExecutor(1).submit(_build, profile.source, profile.namespace)
+    with _renders_lock:  # the clusters of an environment render from their own threads
+        if key not in _renders:
+            _renders[key] = ThreadPoolExecutor(1).submit(_build, profile.source, profile.namespace)
 
 
 def build(profile: Profile) -> list[Obj]:

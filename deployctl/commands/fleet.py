@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from deployctl import render as rendering
 from deployctl.commands import Result
 from deployctl.commands.restore import restore
 from deployctl.commands.session import Change, Checked, Outcome, Session, hold, release
@@ -153,10 +154,12 @@ def in_parallel(
 class Fleet:
     """One command's hold on every cluster of an environment."""
 
-    def __init__(self, target: Target, reporter: Reporter, action: str) -> None:
+    def __init__(
+        self, target: Target, reporter: Reporter, action: str, verb: str | None = None
+    ) -> None:
         self.target = target
         self.reporter = reporter
-        self.action = action
+        self.action = verb or action  # as consent and the lock's holder say it
         self.legs = legs(target, reporter, target.only_cluster)
         self.stop = threading.Event()
 
@@ -169,6 +172,8 @@ class Fleet:
         releases all of them and is raised (an unreachable cluster is skipped when asked).
         Nothing is written anywhere until every cluster has answered."""
         confirm_change(self.target, self.action)  # once, for every cluster
+        for leg in self.legs:
+            rendering.start_render(leg.target.profile)  # while the clusters are reached
         reached: dict[str, Cluster] = {}
 
         def reach(leg: Leg) -> None:
@@ -233,9 +238,11 @@ class Fleet:
                     self.reporter.info(f"{leg.name}: could not release: {error}")
                 leg.session = None
 
-    def run(self, work: Callable[[], Result]) -> Result:
-        """Run `work`; however it ends, every lock is released."""
+    def run(self, work: Callable[[], Result], *, first_deploy: bool = False) -> Result:
+        """Open every cluster, run `work`; however it ends (Ctrl-C while the locks are
+        being taken included), every lock taken is released."""
         try:
+            self.open(first_deploy=first_deploy)
             return work()
         finally:
             self.close()
@@ -250,10 +257,11 @@ def deploy(
     first_deploy: bool = False,
     no_rollback: bool = False,
     all_or_nothing: bool = False,
+    verb: str | None = None,
 ) -> Result:
-    """Lock and validate every cluster, then deploy stage by stage (see the module)."""
-    fleet = Fleet(target, reporter, action)
-    fleet.open(first_deploy=first_deploy)
+    """Lock and validate every cluster, then deploy stage by stage (see the module).
+    `verb`: the action as consent and the lock say it ("deploy to" for up)."""
+    fleet = Fleet(target, reporter, action, verb)
 
     def work() -> Result:
         fleet.check(plan)
@@ -261,14 +269,18 @@ def deploy(
             active = [leg for leg in stage if leg.checked is not None]
             numbers = ", ".join(leg.name for leg in stage)
             reporter.info(f"stage {stage[0].spec.stage}: {numbers}")
-            in_parallel(active, _apply, fleet.stop)
+            for name, error in in_parallel(active, _apply, fleet.stop).items():
+                leg = next(leg for leg in active if leg.name == name)  # a defect, not a verdict
+                leg.result, leg.status = "failed", ExitStatus.FAILED
+                leg.note = f"{type(error).__name__}: {error}"
+                reporter.info(f"{name}: failed unexpectedly: {leg.note}")
             failed = [leg for leg in active if leg.result != "deployed"]
             if failed:
                 _undo(fleet, failed, no_rollback, all_or_nothing)
                 break
         return _report(fleet, action)
 
-    return fleet.run(work)
+    return fleet.run(work, first_deploy=first_deploy)
 
 
 def _apply(leg: Leg) -> None:
@@ -279,6 +291,8 @@ def _apply(leg: Leg) -> None:
         leg.result, leg.status, leg.note = "failed", error.exit_status, str(error)
         if error.exit_status == ExitStatus.NOTHING_CHANGED:
             leg.status = ExitStatus.FAILED  # other clusters may have changed already
+        if leg.session.recorded is not None:  # it failed after writing: restore from it
+            leg.outcome = Outcome(ExitStatus.FAILED, {"result": "failed"}, {}, leg.session.recorded)
         return
     leg.document = {**leg.outcome.document, **leg.change.report}
     leg.result = leg.document["result"]
@@ -291,22 +305,23 @@ def _apply(leg: Leg) -> None:
 def _undo(fleet: Fleet, failed: list[Leg], no_rollback: bool, all_or_nothing: bool) -> None:
     """Restore the failed clusters (and with all-or-nothing, every changed one)."""
     names = ", ".join(leg.name for leg in failed)
-    undo = [] if no_rollback else list(failed)
+    undo = [] if no_rollback else [leg for leg in failed if _restorable(leg)]
     if all_or_nothing:
-        undo += [leg for leg in fleet.reached if leg.changed and leg not in failed]
+        undo += [
+            leg for leg in fleet.reached if leg.changed and leg not in failed and _restorable(leg)
+        ]
     for leg in failed:
         if no_rollback:
             leg.note += " (kept the failed state: --no-rollback)"
 
     def one(leg: Leg) -> None:
-        assert leg.session is not None and leg.change is not None
+        assert leg.session is not None and leg.change is not None and leg.outcome is not None
         if leg.change.previous is None:
             leg.note += "; no earlier revision to restore: left as it is"
             return
         healthy = leg.result == "deployed"
         reason = f"undone because {names} failed (--all-or-nothing)" if healthy else leg.note
-        failed_run = Outcome(ExitStatus.FAILED, {"result": "failed"}, {}, None)
-        restored = restore(leg.session, leg.outcome or failed_run, leg.change, reason)
+        restored = restore(leg.session, leg.outcome, leg.change, reason)
         leg.document = restored.document
         leg.result = restored.document["result"]
         leg.status = max(leg.status, restored.status, ExitStatus.FAILED)
@@ -317,6 +332,17 @@ def _undo(fleet: Fleet, failed: list[Leg], no_rollback: bool, all_or_nothing: bo
         leg = next(leg for leg in undo if leg.name == name)
         leg.result, leg.status = "not-restored", ExitStatus.NOT_RESTORED
         leg.note = str(error)
+
+
+def _restorable(leg: Leg) -> bool:
+    """Only a cluster that was written to is restored, and never by a holder that lost
+    its lock (it may write nothing more)."""
+    assert leg.session is not None
+    lock = leg.session.lock
+    if lock is not None and lock.lost.is_set():
+        leg.note += "; the lock was lost: not restored"
+        return False
+    return leg.outcome is not None
 
 
 def _report(fleet: Fleet, action: str, done: str = "deployed") -> Result:
@@ -358,7 +384,6 @@ def down(target: Target, reporter: Reporter, take_down: Callable[[Session], Resu
     """Every cluster locked first; then the stages in reverse order (the canary last),
     the clusters of a stage in parallel. A failure stops before the next stage."""
     fleet = Fleet(target, reporter, "take down")
-    fleet.open()
 
     def one(leg: Leg) -> None:
         assert leg.session is not None

@@ -117,6 +117,6 @@ def rollback_change(session: Session, component: str | None, to_revision: int | 
         objects,
         pins,
         replace_stuck_pods=True,
-        previous=current,
+        previous=current if current.successful else None,  # never back onto a failure
         report={"target": chosen.number},
     )

@@ -92,6 +92,7 @@ class Session:
         self.cluster = cluster
         self.lock: DeployLock | None = None
         self.stop: threading.Event | None = None  # set: the whole run was interrupted
+        self.recorded: releases.Revision | None = None  # the last run's pending record
         self.deploy = Deploy(
             target.project, self.profile, cluster, target.options, reporter, guard=self.guard
         )
@@ -157,6 +158,7 @@ class Session:
     def apply(self, action: str, checked: Checked, *, record: bool = True) -> Outcome:
         """Apply what `validate` checked, wait, prune and record: the writing half."""
         prepared = checked.prepared
+        self.recorded = None
         origin = time.monotonic() - checked.seconds  # the time spent validating counts
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         phases = {"validate": round(checked.seconds, 3)}
@@ -250,6 +252,7 @@ class Session:
         )
         try:
             self.save(revision, prepared.revisions)
+            self.recorded = revision
         except DeployctlError as error:
             # Its outcome is unknown (the write may have landed): exit 2 would promise
             # that nothing was written. A record left pending is settled by the next deploy.

@@ -58,11 +58,33 @@ def resolve_target(
             f"--context: environment {name} names a context per cluster ({profile.path}, "
             "stages:); choose one with --cluster NAME instead"
         )
+    if skip_unreachable and not profile.fleet:
+        raise ConfigError(
+            f"--skip-unreachable: environment {name} deploys to one cluster; leave it out"
+        )
     if namespace:
         clusters = tuple(dataclasses.replace(c, namespace=None) for c in profile.clusters)
         profile = dataclasses.replace(profile, namespace=namespace, clusters=clusters)
+        _one_namespace_per_cluster(profile, only_cluster)
     environment = environment or Environment()
     return Target(project, profile, options, yes, environment, ask, only_cluster, skip_unreachable)
+
+
+def _one_namespace_per_cluster(profile: profiles.Profile, only: str | None) -> None:
+    """-n puts every cluster in one namespace: two clusters of the environment on one
+    API server would then share it (and its lock)."""
+    seen: dict[str, str] = {}
+    for spec in profile.clusters:
+        if only and spec.name != only:
+            continue
+        place = spec.server or spec.context
+        if place in seen:
+            raise ConfigError(
+                f"-n: clusters {seen[place]} and {spec.name} of environment {profile.name} "
+                f"are on one cluster ({place}) and would share namespace {profile.namespace}; "
+                "choose one with --cluster"
+            )
+        seen[place] = spec.name
 
 
 def confirm_change(target: Target, action: str) -> None:

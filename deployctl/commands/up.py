@@ -21,6 +21,7 @@ def up(
             first_deploy=True,
             no_rollback=no_rollback,
             all_or_nothing=all_or_nothing,
+            verb="deploy to",
         )
     fleet.refuse_flags(target, no_rollback=no_rollback, all_or_nothing=all_or_nothing)
     rendering.start_render(target.profile)  # while the cluster is being reached

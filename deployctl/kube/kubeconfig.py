@@ -31,7 +31,9 @@ def api_client(context: str, kubeconfig: str | Path | None = None) -> Any:
     names = [c["name"] for c in contexts]
     if context not in names:
         where = kubeconfig or "the kubeconfig"
-        raise Unreachable(f'{where}: no context "{context}" (it has: {", ".join(names) or "none"})')
+        raise BadKubeconfig(
+            f'{where}: no context "{context}" (it has: {", ".join(names) or "none"})'
+        )
     try:
         return k8s_config.new_client_from_config(
             config_file=str(kubeconfig) if kubeconfig else None,
