@@ -9,8 +9,7 @@ from typing import Any
 
 from deployctl import images as imaging
 from deployctl.errors import ConfigError
-from deployctl.model import COMPONENT_LABEL
-from deployctl.plan import containers_of
+from deployctl.plan import component_objects, containers_of
 
 Obj = dict[str, Any]
 SCALED_KINDS = ("Deployment", "StatefulSet")
@@ -55,11 +54,3 @@ def apply(
                 )
             workload.setdefault("spec", {})["replicas"] = count
     return objects
-
-
-def component_objects(objects: list[Obj], component: str) -> list[Obj]:
-    return [
-        o
-        for o in objects
-        if ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL) == component
-    ]

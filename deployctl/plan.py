@@ -60,6 +60,13 @@ def component_of(obj: Obj) -> str | None:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL)
 
 
+def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
+    """The objects of one component (all of them for None)."""
+    if component is None:
+        return objects
+    return [o for o in objects if component_of(o) == component]
+
+
 def is_foundation(obj: Obj) -> bool:
     return obj.get("kind") in FOUNDATION_KINDS or component_of(obj) is None
 

@@ -22,7 +22,6 @@ from typing import Any
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster
 from deployctl.model import (
-    COMPONENT_LABEL,
     ENV_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -31,7 +30,7 @@ from deployctl.model import (
     REVISION_LABEL,
     RevisionResult,
 )
-from deployctl.plan import component_of, containers_of
+from deployctl.plan import component_objects, component_of, containers_of
 
 Obj = dict[str, Any]
 KEEP = 10
@@ -177,16 +176,6 @@ def rollback_target(
         if component_objects(revision.objects, component) != mine:
             return revision
     return None
-
-
-def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
-    if component is None:
-        return objects
-    return [
-        o
-        for o in objects
-        if ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL) == component
-    ]
 
 
 def save(
