@@ -19,7 +19,6 @@ The report says, cluster by cluster, what happened.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -36,8 +35,6 @@ from deployctl.kube import Cluster
 from deployctl.kube.errors import Unreachable
 from deployctl.present import Reporter
 from deployctl.profile import ClusterSpec
-
-FOLLOW_EVERY = 2.0  # seconds between looks with `status --watch`
 
 
 class ClusterFailed(DeployctlError):
@@ -439,16 +436,3 @@ def survey(
     for entry in clusters.values():
         entry.pop("text", None)
     return Result(worst, document, text)
-
-
-def follow(look: Callable[[], Result], show: Callable[[Result], None]) -> Result:
-    """`status --watch` across clusters: look again until every cluster is healthy."""
-    result = look()
-    shown = ""
-    while result.status != ExitStatus.OK:
-        if result.text != shown:
-            show(result)
-            shown = result.text or ""
-        time.sleep(FOLLOW_EVERY)
-        result = look()
-    return result

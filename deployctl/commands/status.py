@@ -32,18 +32,25 @@ def status(
     if target.profile.fleet:
         each = lambda t, r: look(t, connect_read_only(t, r))  # noqa: E731
         everywhere = lambda: fleet.survey(target, reporter, each, present.format_fleet)  # noqa: E731
-        return fleet.follow(everywhere, show) if watch else everywhere()
+        return follow(everywhere, show) if watch else everywhere()
     cluster = connect_read_only(target, reporter)
-    result = look(target, cluster)
+    result = follow(lambda: look(target, cluster), show) if watch else look(target, cluster)
+    if not result.document["components"]:
+        reporter.info(f"environment {target.profile.name} has no deployed revision")
+    return result
+
+
+def follow(look_now: Callable[[], Result], show: Callable[[Result], None]) -> Result:
+    """`--watch`: look again every FOLLOW_EVERY seconds until healthy; `show` each changed
+    picture on the way."""
+    result = look_now()
     shown = ""
-    while watch and result.status != ExitStatus.OK:
+    while result.status != ExitStatus.OK:
         if result.text != shown:
             show(result)
             shown = result.text or ""
         time.sleep(FOLLOW_EVERY)
-        result = look(target, cluster)
-    if not result.document["components"]:
-        reporter.info(f"environment {target.profile.name} has no deployed revision")
+        result = look_now()
     return result
 
 
