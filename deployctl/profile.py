@@ -155,6 +155,20 @@ class Profile:
         """The environment, and its cluster when it spans several: for messages."""
         return f"{self.name}/{self.cluster}" if self.cluster else self.name
 
+    def spec(self, name: str) -> ClusterSpec:
+        """The cluster named `name` (--cluster) of an environment with stages."""
+        for spec in self.clusters:
+            if spec.name == name:
+                return spec
+        known = ", ".join(c.name for c in self.clusters)
+        raise ConfigError(
+            f'--cluster: environment {self.name} has no cluster "{name}" (it has: {known})'
+        )
+
+    def places(self) -> list[Profile]:
+        """Where the environment deploys: itself, or each of its clusters' profiles."""
+        return [self.for_cluster(c) for c in self.clusters] or [self]
+
     def for_cluster(self, spec: ClusterSpec) -> Profile:
         """The profile of one of the environment's clusters: a single-cluster profile."""
         return dataclasses.replace(
@@ -469,15 +483,12 @@ def one_cluster(profile: Profile, name: str | None) -> Profile:
                 f"--cluster: environment {profile.name} deploys to one cluster; leave it out"
             )
         return profile
-    known = ", ".join(c.name for c in profile.clusters)
     if name is None:
+        known = ", ".join(c.name for c in profile.clusters)
         raise ConfigError(
             f"environment {profile.name} spans clusters ({known}); choose one with --cluster"
         )
-    for spec in profile.clusters:
-        if spec.name == name:
-            return profile.for_cluster(spec)
-    raise ConfigError(f'--cluster: environment {profile.name} has no cluster "{name}" ({known})')
+    return profile.for_cluster(profile.spec(name))
 
 
 def available_environments(project: Path) -> list[str]:
@@ -492,21 +503,28 @@ def load_all(project: Path) -> list[Profile]:
     if len(defaults) > 1:
         names = ", ".join(str(p.path) for p in defaults)
         raise ConfigError(f"{names}: default: only one environment may be the default")
-    seen: dict[tuple[str, str], Profile] = {}
-    for profile in profiles:
-        for place in [profile.for_cluster(c) for c in profile.clusters] or [profile]:
-            key = (place.server or place.context, place.namespace)
-            if key in seen:
-                other = seen[key]
-                where = f"stages.{place.cluster}" if place.cluster else "namespace"
-                raise ConfigError(
-                    f"{profile.path}: {where}: {other.path}"
-                    + (f" (cluster {other.cluster})" if other.cluster else "")
-                    + f' deploys to the same cluster and namespace "{place.namespace}"; '
-                    "give each its own"
-                )
-            seen[key] = place
+    if pair := shared_place(profiles):
+        other, place = pair
+        where = f"stages.{place.cluster}" if place.cluster else "namespace"
+        raise ConfigError(
+            f"{place.path}: {where}: {other.path}"
+            + (f" (cluster {other.cluster})" if other.cluster else "")
+            + f' deploys to the same cluster and namespace "{place.namespace}"; '
+            "give each its own"
+        )
     return profiles
+
+
+def shared_place(profiles: list[Profile]) -> tuple[Profile, Profile] | None:
+    """The first two places — profiles, or clusters of a profile with stages — that deploy
+    to the same cluster (server, else context) and namespace."""
+    seen: dict[tuple[str, str], Profile] = {}
+    for place in (place for profile in profiles for place in profile.places()):
+        key = (place.server or place.context, place.namespace)
+        if key in seen:
+            return seen[key], place
+        seen[key] = place
+    return None
 
 
 def default_environment(project: Path) -> str:

@@ -99,14 +99,7 @@ def refuse_flags(target: Target, **flags: bool) -> None:
 def legs(target: Target, reporter: Reporter, only: str | None = None) -> list[Leg]:
     """One leg per cluster of the environment (or only the one named), in stage order."""
     profile = target.profile
-    specs = list(profile.clusters)
-    if only is not None:
-        specs = [s for s in specs if s.name == only]
-        if not specs:
-            known = ", ".join(s.name for s in profile.clusters)
-            raise ConfigError(
-                f'--cluster: environment {profile.name} has no cluster "{only}" (it has: {known})'
-            )
+    specs = list(profile.clusters) if only is None else [profile.spec(only)]
     return [
         Leg(
             spec,

@@ -73,18 +73,14 @@ def resolve_target(
 def _one_namespace_per_cluster(profile: profiles.Profile, only: str | None) -> None:
     """-n puts every cluster in one namespace: two clusters of the environment on one
     API server would then share it (and its lock)."""
-    seen: dict[str, str] = {}
-    for spec in profile.clusters:
-        if only and spec.name != only:
-            continue
-        place = spec.server or spec.context
-        if place in seen:
-            raise ConfigError(
-                f"-n: clusters {seen[place]} and {spec.name} of environment {profile.name} "
-                f"are on one cluster ({place}) and would share namespace {profile.namespace}; "
-                "choose one with --cluster"
-            )
-        seen[place] = spec.name
+    if only or not (pair := profiles.shared_place([profile])):
+        return
+    first, second = pair
+    raise ConfigError(
+        f"-n: clusters {first.cluster} and {second.cluster} of environment {profile.name} "
+        f"are on one cluster ({second.server or second.context}) and would share namespace "
+        f"{profile.namespace}; choose one with --cluster"
+    )
 
 
 def confirm_change(target: Target, action: str) -> None:
