@@ -72,6 +72,11 @@ class Leg:
     def changed(self) -> bool:
         return self.outcome is not None and self.outcome.revision is not None
 
+    def skip(self, error: Unreachable, reporter: Reporter) -> None:
+        """--skip-unreachable: left out, and said so."""
+        self.result, self.note = "skipped", f"unreachable: {error}"
+        reporter.info(f"{self.name}: skipped (--skip-unreachable): {error}")
+
     def report(self) -> dict[str, Any]:
         return {
             "stage": self.spec.stage,
@@ -189,8 +194,7 @@ class Fleet:
         for leg in self.legs:
             error = errors.get(leg.name)
             if isinstance(error, Unreachable) and skip and leg.session is None:  # while reaching
-                leg.result, leg.note = "skipped", f"unreachable: {error}"
-                self.reporter.info(f"{leg.name}: skipped (--skip-unreachable): {error}")
+                leg.skip(error, self.reporter)
                 errors.pop(leg.name)
         if not errors:
             if not self.reached:
@@ -221,9 +225,8 @@ class Fleet:
         validation made for it."""
         for leg in self.legs:
             if leg.session is not None:
-                untouched = leg.outcome is None and leg.result != "down"
                 try:
-                    release(leg.session, failed=failed or untouched)
+                    release(leg.session, failed=failed or leg.outcome is None)
                 except DeployctlError as error:
                     self.reporter.info(f"{leg.name}: could not release: {error}")
                 leg.session = None
@@ -413,8 +416,8 @@ def survey(
         error = errors.get(leg.name)
         entry: dict[str, Any] = {"stage": leg.spec.stage, "context": leg.target.profile.context}
         if isinstance(error, Unreachable) and target.skip_unreachable:
-            entry.update(result="skipped", note=f"unreachable: {error}")
-            reporter.info(f"{leg.name}: skipped (--skip-unreachable): {error}")
+            leg.skip(error, reporter)
+            entry.update(result=leg.result, note=leg.note)
         elif isinstance(error, DeployctlError):
             raise ClusterFailed(leg.name, error) from None
         elif error is not None:
