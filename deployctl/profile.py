@@ -283,7 +283,7 @@ def load_profile(project: Path, env: str) -> Profile:
 
     source = _source(r, project, env)
     clusters = _stages(r)
-    namespace, server = _location(r, project)
+    namespace, server = _location(r)
     timeouts, per_component = _timeouts(r)
     order = _order(r)
     secrets_data, env_file = _secrets(r)
@@ -294,7 +294,7 @@ def load_profile(project: Path, env: str) -> Profile:
         path=display,
         source=source,
         context=r.string("context", required=not clusters) or "",
-        namespace=namespace,
+        namespace=namespace or "",  # required: never None here
         server=server,
         default=r.boolean("default"),
         protected=r.boolean("protected"),
@@ -346,14 +346,17 @@ def _source(r: _Reader, project: Path, env: str) -> Source:
     return Source(project / chart, tuple(project / v for v in listed), release)
 
 
-def _location(r: _Reader, project: Path) -> tuple[str, str | None]:
-    """The namespace to deploy to, and the server it must be on."""
-    namespace = r.string("namespace") or ""
-    if not _NAME.match(namespace) or len(namespace) > 63:
-        raise r.fail("namespace", f'"{namespace}" is not a valid namespace name')
-    server = r.string("server", required=False)
+def _location(
+    r: _Reader, data: dict[str, Any] | None = None, prefix: str = "", required: bool = True
+) -> tuple[str | None, str | None]:
+    """The namespace to deploy to, and the server it must be on (the profile's, or with
+    `data` and `prefix` one cluster's, whose namespace is optional)."""
+    namespace = r.string("namespace", required=required, data=data, prefix=prefix)
+    if namespace is not None and (not _NAME.match(namespace) or len(namespace) > 63):
+        raise r.fail(f"{prefix}namespace", f'"{namespace}" is not a valid namespace name')
+    server = r.string("server", required=False, data=data, prefix=prefix)
     if server is not None and not server.startswith("https://"):
-        raise r.fail("server", f'"{server}" must be an https:// URL')
+        raise r.fail(f"{prefix}server", f'"{server}" must be an https:// URL')
     return namespace, server
 
 
@@ -390,12 +393,7 @@ def _cluster(r: _Reader, name: str, stage: int, settings: Any, taken: set[str]) 
             f"{where}.{unknown[0]}", f"unknown setting (known: {', '.join(_CLUSTER_KEYS)})"
         )
     prefix = f"{where}."
-    namespace = r.string("namespace", required=False, data=settings, prefix=prefix)
-    if namespace is not None and (not _NAME.match(namespace) or len(namespace) > 63):
-        raise r.fail(f"{where}.namespace", f'"{namespace}" is not a valid namespace name')
-    server = r.string("server", required=False, data=settings, prefix=prefix)
-    if server is not None and not server.startswith("https://"):
-        raise r.fail(f"{where}.server", f'"{server}" must be an https:// URL')
+    namespace, server = _location(r, settings, prefix, required=False)
     return ClusterSpec(
         name=name,
         stage=stage,
