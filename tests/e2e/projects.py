@@ -183,6 +183,34 @@ def deployctl(
 ) -> Result:
     """Run the real CLI, as a user or CI would, against the test cluster (as its admin,
     unless another `kubeconfig` says who). `render` talks to no cluster: no kubeconfig."""
+    command, full_env = _cli(cluster, project, args, env, kubeconfig)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def start(cluster, project: Path, *args: str, kubeconfig: Path | None = None) -> subprocess.Popen:
+    """The CLI as `deployctl` runs it, left running: for what happens meanwhile."""
+    command, full_env = _cli(cluster, project, args, None, kubeconfig)
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    )
+
+
+def _cli(
+    cluster, project: Path, args: tuple[str, ...], env: dict[str, str] | None, kubeconfig
+) -> tuple[list[str], dict[str, str]]:
     command = [
         sys.executable,
         "-m",
@@ -198,12 +226,4 @@ def deployctl(
     ]
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DEPLOYCTL_ENV", None)
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
+    return command, full_env

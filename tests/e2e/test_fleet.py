@@ -8,8 +8,6 @@ us-east (stage 2, deployed in parallel).
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 from kubetest import Cluster, Kube
-from projects import Project, deployctl, deployment, service
+from projects import Project, deployctl, deployment, service, start
 from providers import TEST_CLUSTER
 
 from deployctl.cluster import sandbox
@@ -302,21 +300,8 @@ def test_an_unreachable_cluster_stops_before_any_write_unless_skipped(project, i
 
 def test_a_second_deploy_of_the_environment_exits_3_and_touches_no_cluster(project, image):
     project.write(image, delay="8s")  # the first run holds every lock for 24 s or more
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deployctl",
-            "up",
-            "test",
-            "--project",
-            str(project.root),
-            "--kubeconfig",
-            project.fleet.kubeconfig,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    canary = project.fleet.clusters["canary"]
+    first = start(canary, project.root, "up", "test", kubeconfig=Path(project.fleet.kubeconfig))
     try:
         assert first.stderr is not None
         for line in first.stderr:  # every cluster is locked before stage 1 starts

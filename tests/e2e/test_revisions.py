@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from kubetest import Kube
-from projects import Project, deployctl, deployment, service, statefulset
+from projects import Project, deployctl, deployment, service, start, statefulset
 
 ORDER = {"db": [], "api": ["db"], "web": ["api"]}
 
@@ -109,21 +108,7 @@ def test_a_bad_version_is_exit_2(project, kube, cluster, image):
 
 
 def start_up(cluster, project: Project, *extra: str) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "deployctl",
-        "up",
-        "test",
-        "--project",
-        str(project.root),
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        *extra,
-    ]
-    return subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start(cluster, project.root, "up", "test", *extra)
 
 
 def wait_for_lease(kube: Kube, timeout: float = 60) -> dict:
