@@ -63,6 +63,8 @@ class GoBuild:
     ldflags: tuple[str, ...] = ()
     # k8s.io/kubernetes lists its staging modules at v0.0.0 with local replaces.
     replace_staging_modules: bool = False
+    # (file in the module, text, replacement): build the module's own source, patched.
+    patches: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def folder(self) -> str:
@@ -314,19 +316,41 @@ def _upstream_gomod(build: GoBuild, workdir: Path) -> str:
     return Path(json.loads(listing)["GoMod"]).read_text()
 
 
+def _patched_source(build: GoBuild, workdir: Path) -> Path:
+    """A writable copy of the module's source with `build.patches` applied; each must match."""
+    listing = _go(
+        ["mod", "download", "-json", f"{build.module}@{build.version}"], workdir, build.folder
+    )
+    source = workdir / "src"
+    shutil.copytree(json.loads(listing)["Dir"], source)
+    for path in source.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
+    for name, text, replacement in build.patches:
+        file = source / name
+        original = file.read_text()
+        if original.count(text) != 1:
+            raise ClusterError(f"building {build.folder}: the patch of {name} no longer applies")
+        file.write_text(original.replace(text, replacement))
+    return source
+
+
 def _build(build: GoBuild, root: Path, progress: Progress) -> None:
     started = time.monotonic()
     names = ", ".join(name for name, _ in build.binaries)
     progress(f"building {build.folder} ({names}) from source; a cold build takes several minutes")
     with tempfile.TemporaryDirectory(prefix=f"deployctl-{build.name}-", dir=root) as tmp:
         workdir = Path(tmp)
-        lines = ["module deployctl.local/build", "", "go 1.24.0", ""]
-        if build.replace_staging_modules:
-            gomod = _upstream_gomod(build, workdir)
-            lines += ["godebug default=go1.24", "", *staging_replaces(gomod, build.version)]
-        (workdir / "go.mod").write_text("\n".join(lines) + "\n")
-        _go(["get", *(f"{p}@{build.version}" for p in build.packages)], workdir, build.folder)
-        out = workdir / "out"
+        (workdir / "go.mod").write_text("module deployctl.local/scratch\n\ngo 1.24.0\n")
+        if build.patches:
+            workdir = _patched_source(build, workdir)
+        else:
+            lines = ["module deployctl.local/build", "", "go 1.24.0", ""]
+            if build.replace_staging_modules:
+                gomod = _upstream_gomod(build, workdir)
+                lines += ["godebug default=go1.24", "", *staging_replaces(gomod, build.version)]
+            (workdir / "go.mod").write_text("\n".join(lines) + "\n")
+            _go(["get", *(f"{p}@{build.version}" for p in build.packages)], workdir, build.folder)
+        out = Path(tmp) / "out"
         out.mkdir()
         for name, package in build.binaries:
             progress(f"  compiling {name}")
