@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -18,6 +19,19 @@ KUBECONFIG = typer.Option(
     metavar="FILE",
     help="Kubeconfig file to add the cluster's context to (default: as kubectl does).",
 )
+
+
+class Provider(StrEnum):
+    sandbox = "sandbox"
+    kind = "kind"
+
+
+PROVIDER = typer.Option(
+    Provider.sandbox,
+    "--provider",
+    help="sandbox: kwok's simulated nodes (seconds, no Docker); "
+    "kind: real nodes in Docker containers (docs/kind.md).",
+)
 KUBECONFIG_OF_CLUSTER = typer.Option(
     None,
     "--kubeconfig",
@@ -27,11 +41,20 @@ KUBECONFIG_OF_CLUSTER = typer.Option(
 
 
 @cluster_app.command("build")
-def cluster_build() -> None:
-    """Build the local cluster's binaries from source into the cache (no-op when cached)."""
+def cluster_build(provider: Provider = PROVIDER) -> None:
+    """Build the local cluster's binaries from source into the cache (no-op when cached).
+
+    With --provider kind: also kind and an offline kind node image (needs Docker and
+    debootstrap; several minutes the first time); prints the image's reference.
+    """
     from deployctl.cluster import binaries
 
     tools = binaries.ensure_binaries()
+    if provider is Provider.kind:
+        from deployctl.cluster import kind
+
+        typer.echo(kind.build_node_image())
+        return
     typer.echo(str(tools.root))
 
 
@@ -49,8 +72,21 @@ def cluster_up(
     pods_per_node: int = typer.Option(
         110, "--pods-per-node", min=1, metavar="N", help="Pod capacity of each of the three nodes."
     ),
+    provider: Provider = PROVIDER,
+    node_image: str | None = typer.Option(
+        None,
+        "--node-image",
+        metavar="IMAGE",
+        help="kind only: the node image (default: the one `cluster build --provider kind` "
+        "built, else kind's published image).",
+    ),
 ) -> None:
     """Start the local cluster (building its binaries on first use); print its context."""
+    if provider is Provider.kind:
+        from deployctl.cluster import kind
+
+        typer.echo(kind.up(name, kubeconfig=kubeconfig, node_image=node_image))
+        return
     from deployctl.cluster import sandbox
 
     context = sandbox.up(
@@ -60,8 +96,17 @@ def cluster_up(
 
 
 @cluster_app.command("down")
-def cluster_down(name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER) -> None:
+def cluster_down(
+    name: str = CLUSTER_NAME,
+    kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER,
+    provider: Provider = PROVIDER,
+) -> None:
     """Stop the local cluster and remove everything it started."""
+    if provider is Provider.kind:
+        from deployctl.cluster import kind
+
+        kind.down(name, kubeconfig=kubeconfig)
+        return
     from deployctl.cluster import sandbox
 
     sandbox.down(name, kubeconfig=kubeconfig)
@@ -69,12 +114,17 @@ def cluster_down(name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFIG_
 
 @cluster_app.command("status")
 def cluster_status(
-    name: str = CLUSTER_NAME, kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER
+    name: str = CLUSTER_NAME,
+    kubeconfig: Path | None = KUBECONFIG_OF_CLUSTER,
+    provider: Provider = PROVIDER,
 ) -> None:
     """Say whether the local cluster runs; exit 1 when it does not."""
-    from deployctl.cluster import sandbox
+    from deployctl.cluster import kind, sandbox
 
-    state = sandbox.status(name, kubeconfig=kubeconfig)
+    if provider is Provider.kind:
+        state = kind.status(name)
+    else:
+        state = sandbox.status(name, kubeconfig=kubeconfig)
     typer.echo(state.describe())
     if not state.running:
         raise typer.Exit(ExitStatus.FAILED)

@@ -6,6 +6,10 @@ etcd matches the release Kubernetes ships with (cluster/images/etcd in 1.34).
 kustomize matches the one embedded in that kubectl release.
 Helm is not part of the cluster: the benchmark builds it on demand.
 Neither are promtool and kube-score, built on demand for monitoring checks.
+The kind node image (`cluster build --provider kind`) pins kind, its Debian
+suite and the add-ons kubeadm v1.34 and kind v0.33 deploy: CoreDNS as kubeadm's
+constants name it, pause as kubeadm wants it, the CNI plugins, and
+local-path-provisioner (the newest release the module proxy serves).
 Prometheus tags its Go module v0.3MM.P for release 3.MM.P (its
 scripts/get_module_version.sh); `prometheus_release` maps it back.
 """
@@ -17,6 +21,12 @@ KUSTOMIZE = "v5.7.1"
 HELM = "v4.3.1"
 PROMETHEUS = "v0.316.0"  # the Go module of Prometheus 3.16.0, which holds promtool
 KUBE_SCORE = "v1.20.0"
+KIND = "v0.33.0"
+KIND_NODE_DEBIAN = "trixie"  # systemd 257, containerd 1.7, runc 1.1
+COREDNS = "v1.12.1"
+PAUSE = "3.10.1"
+CNI_PLUGINS = "v1.9.1"
+LOCAL_PATH_PROVISIONER = "v0.0.30"
 
 
 def staging_version(kubernetes: str = KUBERNETES) -> str:
