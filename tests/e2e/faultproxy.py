@@ -11,9 +11,11 @@ after a few seconds, and 410 Gone on a re-watch. Built on aiohttp.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import ssl
+import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,6 +61,13 @@ class Fault:
         return True
 
 
+def _pem(entry: dict, field: str) -> bytes:
+    """A kubeconfig credential, whether a file (kwok's) or embedded as `<field>-data` (kind's)."""
+    if f"{field}-data" in entry:
+        return base64.b64decode(entry[f"{field}-data"])
+    return Path(entry[field]).read_bytes()
+
+
 @dataclass
 class FaultProxy:
     kubeconfig: Path
@@ -73,8 +82,15 @@ class FaultProxy:
         cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
         user = next(u for u in config["users"] if u["name"] == context["user"])["user"]
         self.upstream = cluster["cluster"]["server"].rstrip("/")
-        self.tls = ssl.create_default_context(cafile=cluster["cluster"]["certificate-authority"])
-        self.tls.load_cert_chain(user["client-certificate"], user["client-key"])
+        self.tls = ssl.create_default_context(
+            cadata=_pem(cluster["cluster"], "certificate-authority").decode()
+        )
+        # load_cert_chain reads files only: kind's kubeconfig embeds the credentials.
+        self._credentials = tempfile.TemporaryDirectory(prefix="faultproxy-")
+        cert, key = (Path(self._credentials.name) / name for name in ("cert.pem", "key.pem"))
+        cert.write_bytes(_pem(user, "client-certificate"))
+        key.write_bytes(_pem(user, "client-key"))
+        self.tls.load_cert_chain(cert, key)
         self._lock = threading.Lock()
 
     # -- scripting --------------------------------------------------------------------

@@ -16,6 +16,15 @@ PROBE = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2}
 READY_DELAY = "sandbox.deployctl.dev/ready-delay"
 
 
+def probe(delay: str | None) -> dict[str, Any]:
+    """The readiness probe; a ready delay ("12s") holds it back on a real kubelet as
+    the READY_DELAY annotation does on the sandbox's simulated one."""
+    if not delay:
+        return PROBE
+    assert delay.endswith("s") and delay[:-1].isdigit(), f"whole seconds, not {delay!r}"
+    return {**PROBE, "initialDelaySeconds": int(delay[:-1])}
+
+
 def labels(component: str, name: str | None = None) -> dict[str, str]:
     return {"app.kubernetes.io/name": name or component, "app.kubernetes.io/component": component}
 
@@ -31,7 +40,7 @@ def deployment(component: str, image: str, replicas: int | None = 1, delay: str 
             },
             "spec": {
                 "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": component, "image": image, "readinessProbe": PROBE}],
+                "containers": [{"name": component, "image": image, "readinessProbe": probe(delay)}],
             },
         },
     }
@@ -55,7 +64,7 @@ def statefulset(component: str, image: str, delay: str | None = None, claim: boo
             "metadata": {"labels": selector, "annotations": {READY_DELAY: delay} if delay else {}},
             "spec": {
                 "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": component, "image": image, "readinessProbe": PROBE}],
+                "containers": [{"name": component, "image": image, "readinessProbe": probe(delay)}],
             },
         },
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kubetest import Kube
 from projects import deployctl
+from standin.load import standin_image
 
 from deployctl.init import write_project
 
@@ -37,6 +38,10 @@ def test_an_initialized_project_deploys_in_order_and_a_second_up_changes_nothing
 ) -> None:
     root = tmp_path / "hello"
     write_project(root)
+    if cluster.provider == "kind":  # its images cannot be pulled there: the stand-in's
+        profile = root / "environments" / "dev.yaml"
+        standin = standin_image("v1")
+        profile.write_text(profile.read_text() + f"images: {{cache: {standin}, web: {standin}}}\n")
     # The profile names the sandbox `deployctl cluster up` starts (kwok-deployctl) and
     # hello-dev; the flags point the same profile at the test cluster and namespace.
     where = ("--context", cluster.context, "--namespace", namespace)

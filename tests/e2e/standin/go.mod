@@ -1,0 +1,3 @@
+module deployctl.local/standin
+
+go 1.24
