@@ -1,7 +1,9 @@
 """Sessions: `nox` runs lint, unit tests and end-to-end tests on the local cluster.
 
-`nox -s e2e -- --provider kind` runs the end-to-end suite on a kind cluster
-instead (needs Docker; this project's CI has none and does not exercise it).
+`nox -s e2e -- --provider kind` runs the end-to-end suite on a real kind cluster
+instead (needs Docker; CI runs it after the default sessions, docs/kind.md).
+`nox -s kind` (not run by default) deploys the dev stack to a kind cluster, every
+image a locally built stand-in (environments/kind.yaml).
 
 `nox -s chart` (not run by default) packages the Helm chart into dist/ and indexes
 dist/ as a chart repository (`nox -s chart -- https://charts.example.com/ai-agent`
@@ -57,6 +59,14 @@ def chart(session: nox.Session) -> None:
     session.run(helm, "package", CHART, "--destination", "dist", external=True)
     url = ["--url", session.posargs[0]] if session.posargs else []
     session.run(helm, "repo", "index", "dist", *url, external=True)
+
+
+@nox.session(python=False)
+def kind(session: nox.Session) -> None:
+    """The dev stack on kind: node image, cluster, stand-in images, `deployctl up kind`."""
+    session.run("deployctl", "cluster", "up", "--provider", "kind", external=True)
+    session.run("python3", "tests/e2e/standin/load.py", "deployctl", external=True)
+    session.run("deployctl", "up", "kind", "--yes", *session.posargs, external=True)
 
 
 @nox.session(python=PYTHON)
