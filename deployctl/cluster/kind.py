@@ -33,7 +33,8 @@ Differences from kind's own setup, all named here:
 
 A kubelet sets three of the host's kernel settings (vm.overcommit_memory,
 kernel.panic, kernel.panic_on_oops) from inside the node, as with kind
-anywhere; `up` records them and `down` puts them back.
+anywhere; the first `up` records them and the `down` of the last kind
+cluster puts them back.
 """
 
 from __future__ import annotations
@@ -616,7 +617,7 @@ def up(
         return context_name(name)
     image = _choose_node_image(node_image)
     offline = image.startswith(f"{IMAGE_REPOSITORY}/")
-    _record_host_sysctls(name)
+    _record_host_sysctls()
     progress(f"creating kind cluster {name} from {image}")
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="deployctl-kind-") as config:
         config.write(cluster_config(offline))
@@ -660,8 +661,10 @@ def down(
         if kubeconfig:
             args += ["--kubeconfig", str(kubeconfig)]
         _kind(*args)
-    _restore_host_sysctls(name, progress)
-    if _docker_answers() and not _kind("get", "clusters", check=False).stdout.split():
+    if _docker_answers() and _kind("get", "clusters", check=False).stdout.split():
+        return  # another kind cluster's kubelet still runs on this host
+    _restore_host_sysctls(progress)
+    if _docker_answers():
         _stop_docker_started_here(progress)
 
 
@@ -671,22 +674,25 @@ def _default_kubeconfig() -> Path:
     return sandbox.default_kubeconfig()
 
 
-def _sysctl_file(name: str) -> Path:
-    return _state_dir() / f"{name}.host-sysctls.json"
+def _sysctl_file() -> Path:
+    """The host's values from before the first of the kind clusters now running."""
+    return _state_dir() / "host-sysctls.json"
 
 
-def _record_host_sysctls(name: str) -> None:
+def _record_host_sysctls() -> None:
+    if _sysctl_file().exists():
+        return  # recorded by the first cluster; a kubelet may have changed them since
     saved = {}
     for key in HOST_SYSCTLS:
         path = PROC_SYS / key
         if path.exists():
             saved[key] = path.read_text().strip()
     _state_dir().mkdir(parents=True, exist_ok=True)
-    _sysctl_file(name).write_text(json.dumps(saved))
+    _sysctl_file().write_text(json.dumps(saved))
 
 
-def _restore_host_sysctls(name: str, progress: Progress) -> None:
-    file = _sysctl_file(name)
+def _restore_host_sysctls(progress: Progress) -> None:
+    file = _sysctl_file()
     if not file.exists():
         return
     for key, value in json.loads(file.read_text()).items():

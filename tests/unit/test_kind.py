@@ -123,10 +123,11 @@ def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatc
     monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path / "cache"))
     said = []
 
-    kind._record_host_sysctls("c1")
+    kind._record_host_sysctls()
     (proc / "vm/overcommit_memory").write_text("1\n")  # as kubelet does
     (proc / "kernel/panic").write_text("10\n")
-    kind._restore_host_sysctls("c1", said.append)
+    kind._record_host_sysctls()  # a second cluster: the first one's record stands
+    kind._restore_host_sysctls(said.append)
 
     assert (proc / "vm/overcommit_memory").read_text().strip() == "0"
     assert (proc / "kernel/panic").read_text().strip() == "0"
@@ -134,5 +135,5 @@ def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatc
         "restored the host's vm.overcommit_memory to 0",
         "restored the host's kernel.panic to 0",
     ]
-    kind._restore_host_sysctls("c1", said.append)  # once only: nothing recorded any more
+    kind._restore_host_sysctls(said.append)  # once only: nothing recorded any more
     assert len(said) == 2
