@@ -148,6 +148,10 @@ def context_name(name: str) -> str:
     return f"kind-{name}"
 
 
+# deployctl's own files in the node image (deployctl/cluster/kindnode/)
+NODE_FILES = ("entrypoint-unprivileged", "10-deployctl-ptp.conflist", "containerd-offline.toml")
+
+
 def _state_dir() -> Path:
     return binaries.cache_dir() / "kind"
 
@@ -159,10 +163,10 @@ def _node_file(name: str) -> bytes:
 # --- Docker -----------------------------------------------------------------------------
 
 
-def _docker(*args: str, check: bool = True, input: bytes | None = None) -> str:
+def _docker(*args: str, check: bool = True) -> str:
     if shutil.which("docker") is None:
         raise ClusterError("docker is not installed: kind runs its nodes as Docker containers")
-    result = subprocess.run(["docker", *args], capture_output=True, input=input)
+    result = subprocess.run(["docker", *args], capture_output=True)
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout).decode(errors="replace").strip()
         raise ClusterError(f"docker {args[0]} failed: {detail[-1500:]}")
@@ -219,7 +223,11 @@ def _stop_docker_started_here(progress: Progress) -> None:
     if _docker("ps", "-q", check=False).strip():
         return  # containers of someone else still run
     pid = int(pidfile.read_text())
-    progress("stopping the dockerd that `cluster up` started")
+    pidfile.unlink()
+    comm = Path(f"/proc/{pid}/comm")
+    if not comm.exists() or comm.read_text().strip() != "dockerd":
+        return  # gone already (a reboot), its pid since taken by another process
+    progress("stopping the dockerd that deployctl started")
     try:
         os.kill(pid, 15)
         for _ in range(60):
@@ -227,7 +235,6 @@ def _stop_docker_started_here(progress: Progress) -> None:
             time.sleep(0.5)
     except ProcessLookupError:
         pass
-    pidfile.unlink()
 
 
 def _image_exists(ref: str) -> bool:
@@ -268,11 +275,7 @@ def _recipe_digest() -> str:
         versions.LOCAL_PATH_PROVISIONER,
         DEBIAN_PACKAGES,
         *UNPRIVILEGED_NODE_FLAGS,
-        *(
-            _node_file(name).decode()
-            for name in ("entrypoint-unprivileged", "10-deployctl-ptp.conflist")
-        ),
-        _node_file("containerd-offline.toml").decode(),
+        *(_node_file(name).decode() for name in NODE_FILES),
     ]
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:12]
 
