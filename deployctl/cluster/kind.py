@@ -39,6 +39,7 @@ cluster puts them back.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -74,11 +75,9 @@ KIND = GoBuild(
     version=versions.KIND,
     binaries=(("kind", "sigs.k8s.io/kind"),),
 )
-KIND_UNPRIVILEGED = GoBuild(
+KIND_UNPRIVILEGED = dataclasses.replace(
+    KIND,
     name="kind-unprivileged",
-    module="sigs.k8s.io/kind",
-    version=versions.KIND,
-    binaries=(("kind", "sigs.k8s.io/kind"),),
     patches=(
         (
             f"{_DOCKER_PROVIDER}/provision.go",
