@@ -104,7 +104,7 @@ containerStatuses:
   state:
     waiting:
       reason: CrashLoopBackOff
-      message: {{ printf "back-off 10s restarting failed container=%s pod=%s" .name $root.metadata.name | Quote }}
+      message: {{ printf "back-off 10s restarting failed container=%s pod=%s_%s(%s)" .name $root.metadata.name $root.metadata.namespace $root.metadata.uid | Quote }}
   {{ else }}
   ready: {{ not ( hasSuffix "-unready" .image ) }}
   started: true
