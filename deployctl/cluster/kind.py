@@ -3,9 +3,9 @@
 kind runs each Kubernetes node as a Docker container holding systemd,
 containerd and a kubelet. Two node images serve it:
 
-- kind's published image (``kindest/node``), on a machine with a registry to
-  pull from: `cluster up --provider kind` uses it unless a built one exists or
-  `--node-image` names another;
+- kind's own default image (``kindest/node``, pulled), on a machine with a
+  registry to pull from: `cluster up --provider kind` uses it unless a built
+  one exists or `--node-image` names another;
 - one built here by `cluster build --provider kind`, offline, from source:
   a Debian root filesystem (debootstrap: systemd, containerd, runc from Debian),
   kind's own node files (``images/base/files`` of the kind module, verbatim but
@@ -130,7 +130,6 @@ DEBIAN_PACKAGES = (
 )
 ETCD_IMAGE_TAG = f"{versions.ETCD.lstrip('v')}-0"
 IMAGE_REPOSITORY = "deployctl.local"
-PUBLISHED_NODE_IMAGE = f"kindest/node:{versions.KUBERNETES}"
 NODE_ENTRYPOINT = [
     "/usr/local/bin/entrypoint-unprivileged",
     "/usr/local/bin/entrypoint",
@@ -567,11 +566,12 @@ def cluster_config(offline: bool) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def _choose_node_image(requested: str | None) -> str:
+def _choose_node_image(requested: str | None) -> str | None:
+    """The image asked for, else the one built here, else None: kind's own default."""
     if requested:
         return requested
     built = built_node_image()
-    return built if _image_exists(built) else PUBLISHED_NODE_IMAGE
+    return built if _image_exists(built) else None
 
 
 def _kind(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -618,32 +618,22 @@ def up(
         _kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig))
         return context_name(name)
     image = _choose_node_image(node_image)
-    offline = image.startswith(f"{IMAGE_REPOSITORY}/")
+    offline = image is not None and image.startswith(f"{IMAGE_REPOSITORY}/")
     _record_host_sysctls()
-    progress(f"creating kind cluster {name} from {image}")
+    source = image or f"the node image of kind {versions.KIND}"
+    progress(f"creating kind cluster {name} from {source}")
+    create = ["create", "cluster", "--name", name, "--kubeconfig", str(kubeconfig)]
+    create += ["--wait", f"{READY_TIMEOUT_S}s", *(["--image", image] if image else [])]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="deployctl-kind-") as config:
         config.write(cluster_config(offline))
         config.flush()
         try:
-            _kind(
-                "create",
-                "cluster",
-                "--name",
-                name,
-                "--image",
-                image,
-                "--config",
-                config.name,
-                "--kubeconfig",
-                str(kubeconfig),
-                "--wait",
-                f"{READY_TIMEOUT_S}s",
-            )
+            _kind(*create, "--config", config.name)
         except ClusterError as error:
-            if image == PUBLISHED_NODE_IMAGE and not _image_exists(image):
+            if image is None:
                 raise ClusterError(
-                    f"{error}\n{image} could not be pulled: where no registry can be reached, "
-                    "build a node image first: deployctl cluster build --provider kind"
+                    f"{error}\nkind's node image could not be pulled? Where no registry can be "
+                    "reached, build one first: deployctl cluster build --provider kind"
                 ) from error
             raise
     return context_name(name)
