@@ -182,9 +182,12 @@ def test_a_failing_component_fails_fast_with_reason_and_pod_and_dependents_not_s
 
 
 def test_a_timeout_says_what_was_still_missing(project, kube, cluster, image):
-    project.write(stack(image, api_tag="v1-unready"), ORDER)
+    # api's own timeout, not --timeout (every component's): db's volume is really
+    # provisioned on kind, which may take longer than that.
+    timeouts = {"timeouts": {"component": "2m", "components": {"api": "6s"}}}
+    project.write(stack(image, api_tag="v1-unready"), ORDER, profile=timeouts)
 
-    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "6s")
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
 
     assert result.code == 1
     message = result.report["components"]["api"]["message"]
@@ -541,13 +544,18 @@ def test_a_new_crd_is_removed_again_when_validation_fails(
     assert kube.list("apps/v1", "Deployment") == []
 
 
-def write_unschedulable_api(project: Project, image, grace: str) -> None:
+def write_unschedulable_api(
+    project: Project, image, grace: str, api_timeout: str | None = None
+) -> None:
     """The stack with an api asking for more CPU than any node has, and a short grace."""
     greedy = deployment("api", image("v1"))
     greedy["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1000"}}
     objects = stack(image)
     objects[3] = greedy
-    project.write(objects, ORDER, profile={"timeouts": {"component": "2m", "unschedulable": grace}})
+    timeouts = {"component": "2m", "unschedulable": grace}
+    if api_timeout:
+        timeouts["components"] = {"api": api_timeout}
+    project.write(objects, ORDER, profile={"timeouts": timeouts})
 
 
 def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
@@ -563,7 +571,8 @@ def test_an_unschedulable_pod_fails_after_the_grace_unless_nodes_are_coming(
 
 
 def test_a_reported_scale_up_extends_the_unschedulable_grace(project, kube, cluster, image):
-    write_unschedulable_api(project, image, grace="2s")
+    # api's own timeout: db's volume takes its time on a real cluster (kind).
+    write_unschedulable_api(project, image, grace="2s", api_timeout="12s")
 
     def autoscaler() -> None:
         # Play the cluster autoscaler: report a scale-up for the pod as soon as it exists.
@@ -589,7 +598,7 @@ def test_a_reported_scale_up_extends_the_unschedulable_grace(project, kube, clus
 
     helper = threading.Thread(target=autoscaler)
     helper.start()
-    result = deployctl(cluster, project.root, "up", "test", "-o", "json", "--timeout", "12s")
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
     helper.join()
 
     assert result.code == 1
