@@ -122,7 +122,6 @@ LOCAL_PATH_PROVISIONER = GoBuild(
     version=versions.LOCAL_PATH_PROVISIONER,
     binaries=(("local-path-provisioner", "github.com/rancher/local-path-provisioner"),),
 )
-NODE_BUILDS = (NODE_BINARIES, COREDNS, CNI_PLUGINS, LOCAL_PATH_PROVISIONER)
 
 DEBIAN_PACKAGES = (
     "systemd,systemd-sysv,dbus,ca-certificates,iptables,iproute2,conntrack,kmod,"
