@@ -309,20 +309,19 @@ def staging_replaces(gomod: str, kubernetes_version: str) -> list[str]:
     return [f"replace {module} => {module} {target}" for module in staging]
 
 
+def download_module(module: str, version: str, workdir: Path) -> dict[str, str]:
+    """`go mod download -json`: where the module's source (Dir) and go.mod (GoMod) are."""
+    return json.loads(_go(["mod", "download", "-json", f"{module}@{version}"], workdir, module))
+
+
 def _upstream_gomod(build: GoBuild, workdir: Path) -> str:
-    listing = _go(
-        ["mod", "download", "-json", f"{build.module}@{build.version}"], workdir, build.folder
-    )
-    return Path(json.loads(listing)["GoMod"]).read_text()
+    return Path(download_module(build.module, build.version, workdir)["GoMod"]).read_text()
 
 
 def _patched_source(build: GoBuild, workdir: Path) -> Path:
     """A writable copy of the module's source with `build.patches` applied; each must match."""
-    listing = _go(
-        ["mod", "download", "-json", f"{build.module}@{build.version}"], workdir, build.folder
-    )
     source = workdir / "src"
-    shutil.copytree(json.loads(listing)["Dir"], source)
+    shutil.copytree(download_module(build.module, build.version, workdir)["Dir"], source)
     for path in source.rglob("*"):
         path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
     for name, text, replacement in build.patches:
@@ -340,7 +339,6 @@ def _build(build: GoBuild, root: Path, progress: Progress) -> None:
     progress(f"building {build.folder} ({names}) from source; a cold build takes several minutes")
     with tempfile.TemporaryDirectory(prefix=f"deployctl-{build.name}-", dir=root) as tmp:
         workdir = Path(tmp)
-        (workdir / "go.mod").write_text("module deployctl.local/scratch\n\ngo 1.24.0\n")
         if build.patches:
             workdir = _patched_source(build, workdir)
         else:

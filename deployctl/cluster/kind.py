@@ -9,7 +9,7 @@ containerd and a kubelet. Two node images serve it:
 - one built here by `cluster build --provider kind`, offline, from source:
   a Debian root filesystem (debootstrap: systemd, containerd, runc from Debian),
   kind's own node files (``images/base/files`` of the kind module, verbatim but
-  for `CONTAINERD_OFFLINE`), kubelet/kubeadm/kubectl of the sandbox's Kubernetes
+  for `containerd_config`), kubelet/kubeadm/kubectl of the sandbox's Kubernetes
   version, the CNI plugins and local-path-provisioner built through the Go
   module proxy, and every image kubeadm and kind start (control plane, etcd,
   kube-proxy, CoreDNS, pause, the storage provisioner) built locally FROM
@@ -129,6 +129,9 @@ DEBIAN_PACKAGES = (
 )
 ETCD_IMAGE_TAG = f"{versions.ETCD.lstrip('v')}-0"
 IMAGE_REPOSITORY = "deployctl.local"
+PROVISIONER_IMAGE = f"{IMAGE_REPOSITORY}/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}"
+# The storage helper runs sh, mkdir and rm: the node's Debian root filesystem, retagged.
+HELPER_IMAGE = f"{IMAGE_REPOSITORY}/local-path-helper:{versions.KIND_NODE_DEBIAN}"
 NODE_ENTRYPOINT = [
     "/usr/local/bin/entrypoint-unprivileged",
     "/usr/local/bin/entrypoint",
@@ -352,7 +355,8 @@ def _scratch_image(ref: str, binary: Path, path: str, entrypoint: list[str] | No
 
 def _pause_binary(workdir: Path) -> Path:
     """kubernetes' own pause.c (build/pause/linux), compiled static as its Makefile does."""
-    source = _go_module_dir("k8s.io/kubernetes", versions.KUBERNETES) / "build/pause/linux/pause.c"
+    kubernetes = binaries.download_module(NODE_BINARIES.module, NODE_BINARIES.version, workdir)
+    source = Path(kubernetes["Dir"]) / "build/pause/linux/pause.c"
     out = workdir / "pause"
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
@@ -377,26 +381,11 @@ def _pause_binary(workdir: Path) -> Path:
     return out
 
 
-def _go_module_dir(module: str, version: str) -> Path:
-    binaries.cache_dir().mkdir(parents=True, exist_ok=True)
-    listing = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        capture_output=True,
-        text=True,
-        env=binaries._go_env(),
-        cwd=binaries.cache_dir(),
-    )
-    if listing.returncode != 0:
-        raise ClusterError(f"fetching {module}@{version} failed: {listing.stderr}")
-    return Path(json.loads(listing.stdout)["Dir"])
-
-
 def storage_manifest(source: str, provisioner: str, helper: str) -> str:
     """kind's own local-path-provisioner manifest, from the Go source of
     pkg/build/nodeimage/const_storage.go, with our images in it."""
-    start = source.index("const defaultStorageManifest = `") + len(
-        "const defaultStorageManifest = `"
-    )
+    opening = "const defaultStorageManifest = `"
+    start = source.index(opening) + len(opening)
     body = source[start : source.rindex("\n`") + 1]
     body = body.replace("` + storageProvisionerImage + `", provisioner)
     body = body.replace("` + storageHelperImage + `", helper)
@@ -424,21 +413,18 @@ def _component_images(base: str, workdir: Path, progress: Progress) -> list[str]
     _scratch_image(coredns_ref, coredns.path(COREDNS, "coredns"), "/coredns", ["/coredns"])
     pause_ref = f"{k8s}/pause:{versions.PAUSE}"
     _scratch_image(pause_ref, _pause_binary(workdir), "/pause", ["/pause"])
-    provisioner = f"{IMAGE_REPOSITORY}/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}"
     binary = storage.path(LOCAL_PATH_PROVISIONER, "local-path-provisioner")
-    _scratch_image(provisioner, binary, "/usr/local/bin/local-path-provisioner")
-    # kube-proxy drives iptables, and the storage helper runs sh, mkdir and rm:
-    # both on the node's Debian root filesystem.
+    _scratch_image(PROVISIONER_IMAGE, binary, "/usr/local/bin/local-path-provisioner")
+    # kube-proxy drives iptables: on the node's Debian root filesystem.
     proxy = f"{k8s}/kube-proxy:{versions.KUBERNETES}"
     _build_image(
         proxy,
         f"FROM {base}\nCOPY kube-proxy /usr/local/bin/kube-proxy\n",
         {"kube-proxy": node.path(NODE_BINARIES, "kube-proxy")},
     )
-    helper = f"{IMAGE_REPOSITORY}/local-path-helper:{versions.KIND_NODE_DEBIAN}"
-    _docker("tag", base, helper)
+    _docker("tag", base, HELPER_IMAGE)
     progress("built the control-plane, etcd, kube-proxy, CoreDNS, pause and storage images")
-    return [*images, coredns_ref, pause_ref, provisioner, proxy, helper]
+    return [*images, coredns_ref, pause_ref, PROVISIONER_IMAGE, proxy, HELPER_IMAGE]
 
 
 def _node_files(kind_dir: Path, workdir: Path, progress: Progress) -> dict[str, Path | bytes]:
@@ -461,10 +447,8 @@ def _node_files(kind_dir: Path, workdir: Path, progress: Progress) -> dict[str, 
     for name, _ in CNI_PLUGINS.binaries:
         files[f"files/opt/cni/bin/{name}"] = cni.path(CNI_PLUGINS, name)
     files["files/kind/version"] = f"{versions.KUBERNETES}\n".encode()
-    provisioner = f"{IMAGE_REPOSITORY}/local-path-provisioner:{versions.LOCAL_PATH_PROVISIONER}"
-    helper = f"{IMAGE_REPOSITORY}/local-path-helper:{versions.KIND_NODE_DEBIAN}"
     source = (kind_dir / "pkg/build/nodeimage/const_storage.go").read_text()
-    storage = storage_manifest(source, provisioner, helper)
+    storage = storage_manifest(source, PROVISIONER_IMAGE, HELPER_IMAGE)
     files["files/kind/manifests/default-storage.yaml"] = storage.encode()
     return files
 
@@ -491,10 +475,10 @@ def build_node_image(progress: Progress = binaries._stderr) -> str:
     if _image_exists(ref):
         return ref
     started = time.monotonic()
-    kind_dir = _go_module_dir("sigs.k8s.io/kind", versions.KIND)
     base = _base_image(progress)
     with tempfile.TemporaryDirectory(prefix="deployctl-node-", dir=binaries.cache_dir()) as tmp:
         workdir = Path(tmp)
+        kind_dir = Path(binaries.download_module(KIND.module, KIND.version, workdir)["Dir"])
         images = _component_images(base, workdir, progress)
         stage = f"{IMAGE_REPOSITORY}/kind-node-stage:{ref.rsplit(':', 1)[1]}"
         _build_image(
@@ -647,15 +631,16 @@ def down(
     name: str, *, kubeconfig: Path | None = None, progress: Progress = binaries._stderr
 ) -> None:
     """Delete the kind cluster, put back the host's kernel settings, stop a dockerd we started."""
-    if _docker_answers():
+    docker = _docker_answers()
+    if docker:
         args = ["delete", "cluster", "--name", name]
         if kubeconfig:
             args += ["--kubeconfig", str(kubeconfig)]
         _kind(*args)
-    if _docker_answers() and _kind("get", "clusters", check=False).stdout.split():
-        return  # another kind cluster's kubelet still runs on this host
+        if _kind("get", "clusters", check=False).stdout.split():
+            return  # another kind cluster's kubelet still runs on this host
     _restore_host_sysctls(progress)
-    if _docker_answers():
+    if docker:
         _stop_docker_started_here(progress)
 
 
