@@ -9,7 +9,7 @@ failing pods never fail a fix.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from .status import (
     HealthStatus,
@@ -64,7 +64,10 @@ def is_ready(pod: Obj) -> bool:
 def pod_problem(
     pod: Obj, now: datetime | None = None, unschedulable_grace: float = 15.0
 ) -> str | None:
-    """Why this pod cannot become Ready without a change, or None."""
+    """Why this pod cannot become Ready without a change, or None.
+
+    `now` is the API server's time; without it a pod unschedulable since a known time is
+    not judged (this machine's clock is no measure of the cluster's stamps)."""
     name = meta_of(pod).get("name", "?")
     status = status_of(pod)
     for statuses in ("initContainerStatuses", "containerStatuses"):
@@ -81,12 +84,14 @@ def pod_problem(
     scheduled = condition_is(pod, "PodScheduled", "False")
     if scheduled and scheduled.get("reason") == "Unschedulable":
         # Since the condition changed; kstatus counts from the pod's creation. Neither known:
-        # long ago, as kstatus takes a missing creationTimestamp.
+        # long ago, as kstatus takes a missing creationTimestamp. Both stamps are the API
+        # server's, so `now` must be too (Cluster.server_now), never this machine's clock.
         since = parse_time(scheduled.get("lastTransitionTime")) or parse_time(
             meta_of(pod).get("creationTimestamp")
         )
-        now = now or datetime.now(UTC)
-        if since is None or (now - since).total_seconds() >= unschedulable_grace:
+        if since is None or (
+            now is not None and (now - since).total_seconds() >= unschedulable_grace
+        ):
             detail = f": {scheduled['message']}" if scheduled.get("message") else ""
             return f"pod {name} unschedulable for {unschedulable_grace:.0f} s{detail}"
     return None

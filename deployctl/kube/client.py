@@ -14,8 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,6 +24,7 @@ import urllib3
 from deployctl import __version__, model
 from deployctl.model import ObjectRef
 
+from .clock import ServerClock, parse_date
 from .discovery import Discovery, Resource
 from .errors import CONNECTION_ERRORS, KubeError, NotFound, StatusError, translate
 from .kubeconfig import api_client
@@ -51,6 +51,7 @@ class Cluster:
         self._counting = threading.Lock()
         self.discovery = Discovery(self.request, context)
         self._local = threading.local()
+        self.clock = ServerClock()  # the API server's clock, from every answer's Date
 
     @classmethod
     def connect(cls, context: str, kubeconfig: str | Path | None = None) -> Cluster:
@@ -82,6 +83,7 @@ class Cluster:
             with self.limit:
                 self._count(verb)
                 response = self._send(method, path, query, body, content_type, accept)
+            self.clock.observe(response.headers.get("Date"))
             if response.status == 429:
                 self.limit.throttled()
             if not 200 <= response.status < 300:
@@ -139,13 +141,17 @@ class Cluster:
 
     def server_time(self) -> datetime | None:
         """The API server's clock, from the Date of this thread's last answer (1 s precision)."""
-        date = getattr(self._local, "date", None)
-        if not date:
-            return None
-        try:
-            return parsedate_to_datetime(date)
-        except (TypeError, ValueError):
-            return None
+        return parse_date(getattr(self._local, "date", None))
+
+    def server_now(self) -> datetime:
+        """The API server's clock now (within about a second): what every time-based verdict
+        is judged on. Asks the server once if no answer has told it yet."""
+        if not self.clock.known:
+            self.request("version", "get", "GET", "/version")
+        now = self.clock.now()
+        if now is None:  # a server that sends no Date: nothing better to go on
+            return datetime.now(UTC)
+        return now
 
     def take_warnings(self) -> list[str]:
         """Warnings the server sent to this thread's calls since the last take."""
