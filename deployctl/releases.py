@@ -53,6 +53,9 @@ class Revision:
     # What each object looked like in the cluster after this deploy ("group/Kind/ns/name" ->
     # fingerprint): an object rendered as recorded and still so needs no dry run next time.
     fingerprints: dict[str, str] = field(default_factory=dict)
+    # The profile's dependency order when it was deployed: prune removes the components the
+    # profile no longer has in it, dependents first.
+    order: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def successful(self) -> bool:

@@ -6,7 +6,6 @@ Secret values (kept volumes must still match them), unless asked otherwise.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from deployctl import plan as plans
@@ -14,14 +13,13 @@ from deployctl import releases
 from deployctl.commands import Result, fleet
 from deployctl.commands.session import Session, locked
 from deployctl.commands.target import Target
+from deployctl.deploy.removal import Remover
 from deployctl.engine import DeployFailed, inventory, object_key
-from deployctl.errors import ConfigError, DeployctlError, ExitStatus
-from deployctl.model import GENERATED_ANNOTATION, KEPT_KINDS, ObjectRef, ref
+from deployctl.errors import DeployctlError, ExitStatus
+from deployctl.model import GENERATED_ANNOTATION, KEPT_KINDS, ref
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
-GONE_TIMEOUT = 120.0
-POLL = 0.5
 
 
 def removable(obj: Obj) -> bool:
@@ -55,36 +53,14 @@ class Teardown:
         self.cluster = session.cluster
         self.namespace = session.profile.namespace
         self.removed: list[str] = []
+        self.remover = Remover(self.cluster, session.guard, self._deleted)
 
     def remove(self, group: list[Obj]) -> None:
-        deleted = []
-        for obj in filter(removable, group):
-            self.session.guard()
-            if self.cluster.remove(obj, propagation="Foreground"):
-                deleted.append(obj)
-                self.removed.append(ref(obj))
-                self.session.reporter.object(ref(obj), "deleted")
-        self.wait_gone(deleted)
+        self.remover.remove(list(filter(removable, group)))
 
-    def wait_gone(self, objects: list[Obj], timeout: float = GONE_TIMEOUT) -> None:
-        """Until every deleted object is really gone (finalizers, foreground deletion):
-        one list per kind each round, not one read per object."""
-        deadline = time.monotonic() + timeout
-        remaining = {ObjectRef.of(o) for o in objects}
-        while remaining and time.monotonic() < deadline:
-            self.session.guard()
-            present = set()
-            for api_version, kind, namespace in {
-                (r.api_version, r.kind, r.namespace) for r in remaining
-            }:
-                items, _ = self.cluster.list(api_version, kind, namespace)
-                present |= {ObjectRef.of(item) for item in items}
-            remaining &= present
-            if remaining:
-                time.sleep(POLL)
-        if remaining:
-            names = ", ".join(str(r) for r in sorted(remaining))
-            raise ConfigError(f"still being deleted after {timeout:.0f} s: {names}")
+    def _deleted(self, obj: Obj) -> None:
+        self.removed.append(ref(obj))
+        self.session.reporter.object(ref(obj), "deleted")
 
     def delete_claims(self, objects: list[Obj]) -> None:
         claims, _ = self.cluster.list("v1", "PersistentVolumeClaim", self.namespace)
@@ -128,7 +104,7 @@ def take_down(session: Session, delete_volumes: bool, delete_namespace: bool) ->
         for wave in reversed(order.waves):
             for name in wave:
                 reporter.info(f"removing {name}")
-            teardown.remove([o for name in wave for o in order.components[name].objects])
+            teardown.remove([o for name in wave for o in reversed(order.components[name].objects)])
         teardown.remove(list(reversed(order.foundation)))
         if delete_volumes:
             teardown.delete_claims(objects)

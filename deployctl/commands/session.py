@@ -249,6 +249,7 @@ class Session:
             images=releases.images_by_component(applied),
             objects=applied,
             pins=prepared.pins,
+            order={name: list(deps) for name, deps in self.profile.order.items()},
         )
         try:
             self.save(revision, prepared.revisions)

@@ -13,8 +13,9 @@ from typing import Any
 
 from deployctl.deploy.live import Key, object_key
 from deployctl.deploy.prepare import Change
+from deployctl.deploy.removal import Remover
 from deployctl.errors import DeployctlError, ExitStatus
-from deployctl.kube import Cluster, KubeError, NotFound, ref
+from deployctl.kube import Cluster, KubeError, ref
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
@@ -86,28 +87,34 @@ class Actions:
         """Delete a pod stuck on a failed revision, once: its controller makes a new one.
 
         The uid precondition keeps a retried delete off the replacement, which
-        has the same name.
+        has the same name. Said only when this delete removed it.
         """
         with self._lock:
             if name in self.replaced:
                 return
             self.replaced.add(name)
+        self.guard()
         try:
-            self.guard()
-            self.cluster.delete("v1", "Pod", name, self.namespace, preconditions={"uid": uid})
+            deleted = self.cluster.delete(
+                "v1", "Pod", name, self.namespace, preconditions={"uid": uid}
+            )
         except KubeError as error:
-            if error.status != 409:  # 409: it is gone already, replaced
-                with self._lock:
-                    self.replaced.discard(name)  # judged again, tried again
-                self.reporter.info(f"could not replace pod {name}: {error}")
+            if error.status == 409:
+                # The uid precondition failed: the name is a newer pod's now, so the stuck
+                # one is gone already, replaced by its controller, not by this delete.
+                return
+            with self._lock:
+                self.replaced.discard(name)  # judged again, tried again
+            self.reporter.info(f"could not replace pod {name}: {error}")
             return
-        self.reporter.info(f"replaced pod {name}, stuck on a failed revision")
+        if deleted:  # False: already gone (404), nothing replaced
+            self.reporter.info(f"replaced pod {name}, stuck on a failed revision")
 
-    def prune(self, objects: list[Obj]) -> None:
-        for obj in objects:
-            self.guard()
-            try:
-                self.cluster.remove(obj)
-                self.reporter.object(ref(obj), "prune")
-            except NotFound:
-                pass
+    def prune(self, groups: list[list[Obj]]) -> None:
+        """Delete what the environment no longer has, group by group, dependents first,
+        each group gone before the next is deleted (removal.py)."""
+        remover = Remover(
+            self.cluster, self.guard, lambda obj: self.reporter.object(ref(obj), "prune")
+        )
+        for group in groups:
+            remover.remove(group)

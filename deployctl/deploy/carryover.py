@@ -6,12 +6,12 @@ runs may have left in the cluster, and which of it to prune.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from deployctl import model, releases
 from deployctl.deploy.live import Key, Obj, object_key
 from deployctl.model import ENV_LABEL
-from deployctl.plan import containers_of
+from deployctl.plan import containers_of, find_cycle
 
 
 def pin_key(obj: Obj, container: str) -> str:
@@ -81,3 +81,18 @@ def prune_choice(
         if current is not None and labels.get(ENV_LABEL) == environment:
             candidates.append(current)
     return candidates
+
+
+def dependencies(
+    revisions: list[releases.Revision], order: Mapping[str, Iterable[str]]
+) -> dict[str, list[str]]:
+    """Pure: the profile's `order`, and for components it no longer has, the dependencies
+    the newest record of them was deployed with (prune deletes dependents first). Should
+    the two together form a cycle, the profile's alone."""
+    merged: dict[str, list[str]] = {}
+    for revision in sorted(revisions, key=lambda r: r.number):
+        merged.update(revision.order)
+    merged.update({name: list(deps) for name, deps in order.items()})
+    if find_cycle(merged):
+        return {name: list(deps) for name, deps in order.items()}
+    return merged

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import queue
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from deployctl import plan
@@ -81,11 +80,13 @@ class Execution:
         self.waiting: set[str] = set()  # judged again when something changes under them
         self.component_of: dict[str, str] = {}  # a workload's uid -> its component
         self.seen: set[str] = set()  # components whose workloads all exist (uids known)
+        self.replacing: set[Future[None]] = set()  # stuck-pod replacements in flight
         self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
             queue.SimpleQueue()
         )
-        # Events are stamped in whole seconds; anything from this second on is ours.
-        self.since = datetime.now(UTC).replace(microsecond=0)
+        # Events are stamped in whole seconds by the cluster: anything from this second of
+        # the API server's clock on is ours (this machine's clock may be minutes off).
+        self.since = cluster.server_now().replace(microsecond=0)
 
     def run(self) -> Executed:
         pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="apply")
@@ -99,19 +100,20 @@ class Execution:
             self._apply_foundation(pool)
             phases["foundation"] = round(time.monotonic() - began, 3)
             self._loop(pool)
+            self._finish_replacements(wait=True)
             phases["components"] = round(time.monotonic() - began - phases["foundation"], 3)
         except BaseException:
             self.actions.halt()  # Ctrl-C, SIGTERM, a lost lock: no apply still queued may write
-            # Writes already in flight finish before the caller may release the lock.
-            pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
+            # Every write in flight (applies, pod replacements) lands before the caller may
+            # release the lock; queued ones were refused by halt() or never started.
+            pool.shutdown(wait=True, cancel_futures=True)
             self.view.stop()
-            pool.shutdown(wait=False, cancel_futures=True)
         executed = Executed(self.results, self._fingerprints(), phases)
         if executed.healthy and self.prepared.prune:
             pruning = time.monotonic()
-            self.actions.prune(self.prepared.prune)
+            self.actions.prune(self.prepared.prune_groups)
             phases["prune"] = round(time.monotonic() - pruning, 3)
         return executed
 
@@ -147,6 +149,7 @@ class Execution:
         last_tick = 0.0
         while not self.scheduler.done:
             self.actions.guard()  # a deploy that lost its lock stops, waiting included
+            self._finish_replacements()
             due = self._collect_applies()
             now = time.monotonic()
             if now - last_tick >= TICK:
@@ -186,6 +189,14 @@ class Execution:
                 self._move(name, State.WAITING)
                 waiting.add(name)
 
+    def _finish_replacements(self, wait: bool = False) -> None:
+        """Read the stuck-pod replacements that finished (all of them, with `wait`): one that
+        failed in a way it could not report itself (a lost lock) stops the deploy."""
+        for future in list(self.replacing):
+            if wait or future.done():
+                self.replacing.discard(future)
+                future.result()
+
     def _settle_stopped(self) -> None:
         """After a failure: stop every wait, and say why each component did not start."""
         if not self.scheduler.stopping:
@@ -205,7 +216,7 @@ class Execution:
 
     def _judge(self, name: str, pool: ThreadPoolExecutor, now: float) -> None:
         component = self.components[name]
-        moment = datetime.now(UTC)
+        moment = self.cluster.server_now()  # pods' and events' stamps are the server's
         verdicts = [
             judge(w, self.view, self._expect(w, component), moment) for w in component.workloads
         ]
@@ -213,7 +224,7 @@ class Execution:
         for verdict in verdicts:
             for pod, uid in verdict.replace:
                 if pod not in self.actions.replaced:
-                    pool.submit(self.actions.replace_pod, pod, uid)
+                    self.replacing.add(pool.submit(self.actions.replace_pod, pod, uid))
         result = self.results[name]
         if failed := next((v for v in verdicts if v.failed), None):
             self._move(name, State.FAILED, f"{name}: {failed.message}", self._details(failed))

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployctl import model, plan, releases, render, secrets
-from deployctl.deploy.carryover import apply_pins, inventory, prune_choice
+from deployctl.deploy.carryover import apply_pins, dependencies, inventory, prune_choice
 from deployctl.deploy.live import Key, LiveState, Obj, fingerprint, object_key, record_key
+from deployctl.deploy.removal import prune_groups
 from deployctl.deploy.scaffold import Scaffold
 from deployctl.errors import ConfigError
 from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, NotServed, ref
@@ -65,7 +66,8 @@ class Prepared:
     objects: list[Obj]
     plan: plan.Plan
     changes: list[Change]
-    prune: list[Obj]
+    # What to prune, in the groups it is deleted in, one after another (removal.py).
+    prune_groups: list[list[Obj]]
     previous: releases.Revision | None  # the newest deployed revision (pins come from it)
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
     current: releases.Revision | None = None  # the revision the cluster runs now
@@ -74,6 +76,11 @@ class Prepared:
     # What the live objects look like now, for the record of an unchanged deploy.
     fingerprints: dict[str, str] = field(default_factory=dict)
     dry_runs: int = 0
+
+    @property
+    def prune(self) -> list[Obj]:
+        """Every object to prune, in the order of deletion."""
+        return [obj for group in self.prune_groups for obj in group]
 
     @property
     def changed(self) -> bool:
@@ -157,13 +164,15 @@ class Validation:
         self._dry_run(to_check)
         self._judge_dry_runs(to_check, recorded)
 
-        prune = self._prune_candidates(ordered, old_objects, live)
+        prune = prune_choice(ordered, old_objects, live.get, self.profile.name)
+        # Components gone from the profile keep the dependencies they were deployed with.
+        removal_order = dependencies(revisions, self.profile.order)
         now = {record_key(c.obj): fingerprint(c.live) for c in changes if c.live is not None}
         return Prepared(
             ordered,
             deploy_plan,
             changes,
-            prune,
+            prune_groups(prune, removal_order),
             previous,
             pins,
             current,
@@ -366,8 +375,3 @@ class Validation:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise ConfigError(f"validation failed: {problems[0]}{more}")
-
-    def _prune_candidates(
-        self, objects: list[Obj], old_objects: list[Obj], live: LiveState
-    ) -> list[Obj]:
-        return prune_choice(objects, old_objects, live.get, self.profile.name)

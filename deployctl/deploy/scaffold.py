@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from deployctl import health
 from deployctl.deploy.live import LiveState, Obj
-from deployctl.errors import ConfigError
-from deployctl.kube import Cluster, KubeError, ref
+from deployctl.errors import ConfigError, DeployctlError
+from deployctl.kube import Cluster, ref
 
 GONE_TIMEOUT = 120.0  # seconds a namespace may take to be deleted
+UNDO_WAIT = 10.0  # seconds an undo waits for each: the error on its way out waits with it
 
 
 class Scaffold:
@@ -58,16 +59,36 @@ class Scaffold:
         self.created.clear()
 
     def undo(self) -> None:
-        """Remove what validation created, and wait until it is gone: a namespace still
-        terminating would refuse the next deploy's objects."""
-        for obj in reversed(self.created):
-            try:
-                self.cluster.remove(obj)
-                wait_gone(self.cluster, obj, lambda _: None)
-                self.say(f"removed {ref(obj)} again: validation failed")
-            except KubeError as error:
-                self.say(f"could not remove {ref(obj)}: {error}")
-        self.created.clear()
+        """Remove what validation created, and wait a little until it is gone.
+
+        Never raises: it runs while another error is on its way out, and that
+        error is the one the user needs. Each object is waited for UNDO_WAIT at
+        most (a namespace still terminating is waited for by the next deploy);
+        a Ctrl-C here (a second one, often) stops at once, saying what is left.
+        """
+        try:
+            while self.created:
+                obj = self.created[-1]
+                self._remove(obj)
+                self.created.pop()
+        except KeyboardInterrupt:
+            left = ", ".join(ref(o) for o in reversed(self.created))
+            self.say(f"stopped removing what validation created; left: {left}")
+        finally:
+            self.created.clear()
+
+    def _remove(self, obj: Obj) -> None:
+        try:
+            self.cluster.remove(obj)
+        except DeployctlError as error:
+            self.say(f"could not remove {ref(obj)}: {error}")
+            return
+        try:
+            wait_gone(self.cluster, obj, lambda _: None, timeout=UNDO_WAIT)
+        except DeployctlError:
+            self.say(f"removing {ref(obj)} again: still being deleted (the next deploy waits)")
+            return
+        self.say(f"removed {ref(obj)} again: validation failed")
 
 
 def wait_gone(
