@@ -1,20 +1,23 @@
 """Execution: apply the foundation, then run the dependency graph to the end, in one loop.
 
-The loop owns all state. Applies run on a pool (the cluster's in-flight
-limit bounds them); waiting costs nothing: a component that waits is a row
-in the scheduler, judged again only when the watch caches report a change
-under one of its workloads (and once a second, for the time-based rules).
-A failure stops new starts at once and stops every wait (fail fast); the
-prune runs only once everything is healthy.
+The loop owns all state, in three places: the scheduler (each component's
+state), a `Wait` for each component that waits (its deadline and its
+workloads), and the results reported. Applies run on a pool (the cluster's
+in-flight limit bounds them); waiting costs nothing: a waiting component is
+judged again only when the watch caches report a change under one of its
+workloads, and once a TICK for the time-based rules. A failure stops new
+starts at once and stops every wait (fail fast); the prune runs only once
+everything is healthy.
 """
 
 from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from deployctl import plan
 from deployctl.deploy.actions import Actions
@@ -52,6 +55,35 @@ class Executed:
         return all(r.state == State.HEALTHY.value for r in self.results.values())
 
 
+@dataclass
+class Wait:
+    """One component's wait, from the end of its apply to its verdict."""
+
+    component: plan.Component
+    timeout: float  # seconds, counted from the end of the component's apply
+    deadline: float  # the monotonic moment the timeout runs out
+    uids: frozenset[str] | None = None  # its workloads' uids, once every one exists
+    fresh: bool = True  # not judged yet: its apply just finished
+
+    def touched_by(self, changed: set[str]) -> bool:
+        """A change under one of its workloads; before they all exist, any change."""
+        return bool(changed) and (self.uids is None or not self.uids.isdisjoint(changed))
+
+
+class View(Protocol):
+    """What the loop needs of the watch caches (observe.ClusterView; a script in tests)."""
+
+    def track(self, kinds: list[tuple[str, str]], listed: Any) -> None: ...
+    def follow(self) -> None: ...
+    def get(self, api_version: str, kind: str, name: str) -> Obj | None: ...
+    def owned_by(self, api_version: str, kind: str, owner_uid: str) -> list[Obj]: ...
+    def events_about(self, name: str) -> list[Obj]: ...
+    def take_changed(self) -> set[str]: ...
+    def wait_for_change(self, timeout: float) -> None: ...
+    def poke(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 class Execution:
     def __init__(
         self,
@@ -63,6 +95,8 @@ class Execution:
         *,
         timeout: float | None = None,
         replace_stuck_pods: bool = False,
+        view: View | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.prepared = prepared
         self.cluster = cluster
@@ -75,11 +109,9 @@ class Execution:
         self.changes = {object_key(c.obj): c for c in prepared.changes}
         self.scheduler = Scheduler({n: c.depends_on for n, c in self.components.items()})
         self.results = {name: ComponentResult(name) for name in self.components}
-        self.view = ClusterView(cluster, profile.namespace)
-        self.deadlines: dict[str, float] = {}
-        self.waiting: set[str] = set()  # judged again when something changes under them
-        self.component_of: dict[str, str] = {}  # a workload's uid -> its component
-        self.seen: set[str] = set()  # components whose workloads all exist (uids known)
+        self.view = view or ClusterView(cluster, profile.namespace)
+        self.monotonic = monotonic
+        self.waits: dict[str, Wait] = {}  # exactly the components in State.WAITING
         self.replacing: set[Future[None]] = set()  # stuck-pod replacements in flight
         self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
             queue.SimpleQueue()
@@ -91,17 +123,17 @@ class Execution:
     def run(self) -> Executed:
         pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="apply")
         phases: dict[str, float] = {}
-        began = time.monotonic()
+        began = self.monotonic()
         try:
             live = self.prepared.live
             self.view.track(
                 _watched_kinds(self.components.values()), live.listed if live else lambda *_: None
             )
             self._apply_foundation(pool)
-            phases["foundation"] = round(time.monotonic() - began, 3)
+            phases["foundation"] = round(self.monotonic() - began, 3)
             self._loop(pool)
             self._finish_replacements(wait=True)
-            phases["components"] = round(time.monotonic() - began - phases["foundation"], 3)
+            phases["components"] = round(self.monotonic() - began - phases["foundation"], 3)
         except BaseException:
             self.actions.halt()  # Ctrl-C, SIGTERM, a lost lock: no apply still queued may write
             raise
@@ -112,9 +144,9 @@ class Execution:
             self.view.stop()
         executed = Executed(self.results, self._fingerprints(), phases)
         if executed.healthy and self.prepared.prune:
-            pruning = time.monotonic()
+            pruning = self.monotonic()
             self.actions.prune(self.prepared.prune_groups)
-            phases["prune"] = round(time.monotonic() - pruning, 3)
+            phases["prune"] = round(self.monotonic() - pruning, 3)
         return executed
 
     # -- applying ---------------------------------------------------------------------
@@ -146,37 +178,42 @@ class Execution:
     # -- the loop ---------------------------------------------------------------------
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
+        """Until every component has finished: judge what is due, start what may start,
+        then sleep until the first of: a change in the watch caches, the next TICK (the
+        time-based rules: the unschedulable grace, events since the deploy began), or the
+        soonest deadline. Each round judges a waiting component at most once."""
         last_tick = 0.0
         while not self.scheduler.done:
             self.actions.guard()  # a deploy that lost its lock stops, waiting included
             self._finish_replacements()
-            due = self._collect_applies()
-            now = time.monotonic()
-            if now - last_tick >= TICK:
+            self._collect_applies()
+            now = self.monotonic()
+            changed = self.view.take_changed()
+            ticked = now - last_tick >= TICK
+            if ticked:
                 last_tick = now
-                due |= set(self.waiting)
-            due |= self._touched(self.view.take_changed())
-            for name in due & self.waiting:
-                self._judge(name, pool, now)
+            for name, wait in list(self.waits.items()):
+                if ticked or wait.fresh or wait.touched_by(changed):
+                    self._judge(name, wait, pool, now)
             self._settle_stopped()
             for name in self.scheduler.startable():  # at once: dependencies just turned healthy
                 self._move(name, State.APPLYING)
                 pool.submit(self._apply_component, name)
             if self.scheduler.done:
                 break
-            if self.waiting:
+            if self.waits:
                 self.view.follow()  # something has to be waited for: watch from here on
-            soonest = min(self.deadlines.values(), default=now + TICK)
-            self.view.wait_for_change(max(0.0, min(TICK, soonest - now, last_tick + TICK - now)))
+            soonest = min((w.deadline for w in self.waits.values()), default=now + TICK)
+            self.view.wait_for_change(max(0.0, min(soonest - now, last_tick + TICK - now)))
 
-    def _collect_applies(self) -> set[str]:
-        """Components whose applies finished: now waiting (returned), failed or stopped."""
-        waiting = set()
+    def _collect_applies(self) -> None:
+        """Components whose applies finished: now waiting (judged this round), failed or
+        stopped."""
         while True:
             try:
                 name, error = self.finished_applies.get_nowait()
             except queue.Empty:
-                return waiting
+                return
             if error is not None and not isinstance(error, KubeError):
                 raise error
             if error is not None:
@@ -185,9 +222,9 @@ class Execution:
                 self._move(name, State.STOPPED, "stopped: another component failed")
             else:
                 timeout = self.timeout or self.profile.timeout_for(name)
-                self.deadlines[name] = time.monotonic() + timeout
+                component = self.components[name]
+                self.waits[name] = Wait(component, timeout, self.monotonic() + timeout)
                 self._move(name, State.WAITING)
-                waiting.add(name)
 
     def _finish_replacements(self, wait: bool = False) -> None:
         """Read the stuck-pod replacements that finished (all of them, with `wait`): one that
@@ -201,57 +238,46 @@ class Execution:
         """After a failure: stop every wait, and say why each component did not start."""
         if not self.scheduler.stopping:
             return
-        for name, state in list(self.scheduler.state.items()):
-            if state is State.WAITING:
-                self._move(name, State.STOPPED, "stopped waiting: another component failed")
+        for name in list(self.waits):
+            self._move(name, State.STOPPED, "stopped waiting: another component failed")
         for name, reason in self.scheduler.blocked().items():
             self._report(name, State.NOT_STARTED, reason)
 
-    def _touched(self, changed: set[str]) -> set[str]:
-        """Waiting components with a change under one of their workloads (or not seen yet)."""
-        if not changed:
-            return set()
-        touched = {self.component_of[uid] for uid in changed if uid in self.component_of}
-        return touched | (self.waiting - self.seen)
-
-    def _judge(self, name: str, pool: ThreadPoolExecutor, now: float) -> None:
-        component = self.components[name]
+    def _judge(self, name: str, wait: Wait, pool: ThreadPoolExecutor, now: float) -> None:
         moment = self.cluster.server_now()  # pods' and events' stamps are the server's
-        verdicts = [
-            judge(w, self.view, self._expect(w, component), moment) for w in component.workloads
-        ]
-        self._remember_workloads(name)
+        workloads = wait.component.workloads
+        verdicts = [judge(w, self.view, self._expect(w, wait.component), moment) for w in workloads]
+        wait.fresh = False
+        if wait.uids is None:
+            wait.uids = self._uids(workloads)
         for verdict in verdicts:
             for pod, uid in verdict.replace:
                 if pod not in self.actions.replaced:
                     self.replacing.add(pool.submit(self.actions.replace_pod, pod, uid))
-        result = self.results[name]
+        waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
         if failed := next((v for v in verdicts if v.failed), None):
             self._move(name, State.FAILED, f"{name}: {failed.message}", self._details(failed))
         elif all(v.healthy for v in verdicts):
             self._move(name, State.HEALTHY, "; ".join(v.message for v in verdicts if v.message))
-        elif now >= self.deadlines[name]:
-            waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
-            timeout = self.timeout or self.profile.timeout_for(name)
-            self._move(name, State.FAILED, f"{name}: timed out after {timeout:.0f} s: {waiting_on}")
+        elif now >= wait.deadline:
+            timeout = f"timed out after {wait.timeout:.0f} s"
+            self._move(name, State.FAILED, f"{name}: {timeout}: {waiting_on}")
         else:
             # Every judgement: the reporter says what is new, and that it still waits.
-            result.message = "; ".join(v.message for v in verdicts if not v.healthy)
+            result = self.results[name]
+            result.message = waiting_on
             self.reporter.component(result)
 
-    def _remember_workloads(self, name: str) -> None:
-        """Map the component's workloads' uids to it, once they exist."""
-        if name in self.seen:
-            return
-        uids = []
-        for workload in self.components[name].workloads:
+    def _uids(self, workloads: list[Obj]) -> frozenset[str] | None:
+        """The workloads' uids, or None while one of them does not exist yet."""
+        uids = set()
+        for workload in workloads:
             meta = workload["metadata"]
             live = self.view.get(workload["apiVersion"], workload["kind"], meta["name"])
             if live is None:
-                return
-            uids.append(live["metadata"].get("uid", ""))
-        self.component_of.update(dict.fromkeys(uids, name))
-        self.seen.add(name)
+                return None
+            uids.add(live["metadata"].get("uid", ""))
+        return frozenset(uids)
 
     def _expect(self, workload: Obj, component: plan.Component) -> Expectations:
         hpa = _autoscaler_for(workload, component.objects)
@@ -267,23 +293,19 @@ class Execution:
         self, name: str, state: State, message: str = "", details: list[str] | None = None
     ) -> None:
         self.scheduler.move(name, state)
-        if state is State.WAITING:
-            self.waiting.add(name)
-        else:
-            self.waiting.discard(name)
+        if state is not State.WAITING:
+            self.waits.pop(name, None)
         self._report(name, state, message, details)
 
     def _report(
         self, name: str, state: State, message: str = "", details: list[str] | None = None
     ) -> None:
         result = self.results[name]
-        now = time.monotonic()
+        now = self.monotonic()
         if state is State.APPLYING:
             result.started = now
         if state.finished and result.started is not None:
             result.finished = now
-        if state.finished:
-            self.deadlines.pop(name, None)
         result.state = state.value
         result.message = message
         result.details = details or []
