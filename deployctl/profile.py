@@ -15,6 +15,7 @@ A profile is ``environments/<env>.yaml`` in a deployctl project::
       component: 5m                       # how long to wait for each component
       unschedulable: 15s                  # grace before an unschedulable pod is a failure
       components: {postgresql: 10m}       # per-component overrides
+    restartsAllowed: {orchestrator: 2}    # restarts a container may need before it runs (0)
     order:                                # component: [components it depends on]
       postgresql: []
       orchestrator: [postgresql]
@@ -67,6 +68,7 @@ _KEYS = {
     "default",
     "protected",
     "timeouts",
+    "restartsAllowed",
     "order",
     "secrets",
     "images",
@@ -137,6 +139,7 @@ class Profile:
     component_timeout: float = DEFAULT_COMPONENT_TIMEOUT
     unschedulable_grace: float = DEFAULT_UNSCHEDULABLE_GRACE
     component_timeouts: dict[str, float] = field(default_factory=dict)
+    restarts_allowed: dict[str, int] = field(default_factory=dict)  # component: restarts
     order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: SecretsSource = SecretsSource(None, False)
     keep_revisions: int = 10
@@ -185,6 +188,10 @@ class Profile:
     def timeout_for(self, component: str) -> float:
         return self.component_timeouts.get(component, self.component_timeout)
 
+    def restarts_for(self, component: str) -> int:
+        """How many restarts a container of the component may need before it runs."""
+        return self.restarts_allowed.get(component, 0)
+
     def check_components(self, known: set[str]) -> None:
         """Every component the profile names must exist in the rendered manifests."""
         listing = ", ".join(sorted(known))
@@ -201,6 +208,7 @@ class Profile:
         prefix = f"stages.{self.cluster}." if self.cluster else ""
         for where, named in (
             ("timeouts.components", self.component_timeouts),
+            ("restartsAllowed", self.restarts_allowed),
             (f"{prefix}images", self.images),
             (f"{prefix}replicas", self.replicas),
         ):
@@ -307,6 +315,7 @@ def load_profile(project: Path, env: str) -> Profile:
         component_timeouts={
             str(c): r.duration(f"timeouts.components.{c}", v) for c, v in per_component.items()
         },
+        restarts_allowed=_restarts_allowed(r),
         order=order,
         secrets=SecretsSource(
             env_file=project / env_file if env_file else None,
@@ -436,6 +445,16 @@ def _timeouts(r: _Reader) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(per_component, dict):
         raise r.fail("timeouts.components", "expected a mapping of component: duration")
     return timeouts, per_component
+
+
+def _restarts_allowed(r: _Reader) -> dict[str, int]:
+    """component: how many restarts its containers may need; CrashLoopBackOff beyond fails."""
+    allowed = r.mapping("restartsAllowed")
+    for component, count in allowed.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            where = f"restartsAllowed.{component}"
+            raise r.fail(where, f"expected a whole number of 0 or more, got {count!r}")
+    return {str(c): n for c, n in allowed.items()}
 
 
 def _order(r: _Reader) -> dict[str, tuple[str, ...]]:
