@@ -285,6 +285,7 @@ class Execution:
             applied_generation=self.actions.applied_generation(workload),
             min_replicas=(hpa or {}).get("spec", {}).get("minReplicas"),
             unschedulable_grace=self.profile.unschedulable_grace,
+            restarts_allowed=self.profile.restarts_for(component.name),
             since=self.since,
             replace_stuck_pods=self.replace_stuck_pods,
         )

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from deployctl import health
-from deployctl.health.pods import revision_hash
+from deployctl.health.pods import restarts_note, revision_hash
 
 Obj = dict[str, Any]
 # How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
@@ -49,6 +49,7 @@ class Expectations:
     unschedulable_grace: float = 15.0
     since: datetime | None = None  # events from before this deploy are not about it
     replace_stuck_pods: bool = False  # rollback: StatefulSet pods stuck on a failed revision
+    restarts_allowed: int = 0  # per container: restarts waited out before CrashLoopBackOff fails
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,21 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
             grace = max(grace, SCALE_UP_GRACE)  # nodes are on their way
         elif binding_volumes(pod, snapshot):
             grace = max(grace, VOLUME_BINDING_GRACE)  # its disks are on their way
-        if problem := health.pod_problem(pod, now=now, unschedulable_grace=grace):
+        if problem := health.pod_problem(
+            pod, now=now, unschedulable_grace=grace, restarts_allowed=expect.restarts_allowed
+        ):
             return Verdict(health.failed(f"{kind} {name}: {problem}"), pod, replace)
     if status.failed:
         return Verdict(health.failed(f"{kind} {name}: {status.message}"), replace=replace)
     if status.healthy:
         return Verdict(status, replace=replace)
     not_ready = [health.not_ready_reason(p) for p in pods if not health.is_ready(p)]
+    restarted = [note for p in pods if (note := restarts_note(p, expect.restarts_allowed))]
     message = f"{kind} {name}: {status.message}"
     if not_ready:
         message += "; " + "; ".join(not_ready[:3])
+    if restarted:
+        message += "; " + "; ".join(restarted[:3])
     return Verdict(health.in_progress(message), replace=replace)
 
 

@@ -62,20 +62,28 @@ def is_ready(pod: Obj) -> bool:
 
 
 def pod_problem(
-    pod: Obj, now: datetime | None = None, unschedulable_grace: float = 15.0
+    pod: Obj,
+    now: datetime | None = None,
+    unschedulable_grace: float = 15.0,
+    restarts_allowed: int = 0,
 ) -> str | None:
     """Why this pod cannot become Ready without a change, or None.
 
     `now` is the API server's time; without it a pod unschedulable since a known time is
-    not judged (this machine's clock is no measure of the cluster's stamps)."""
+    not judged (this machine's clock is no measure of the cluster's stamps). A container
+    in CrashLoopBackOff with fewer than `restarts_allowed` restarts is waited out: the
+    restart the kubelet backs off before is still allowed.
+    """
     name = meta_of(pod).get("name", "?")
     status = status_of(pod)
     for statuses in ("initContainerStatuses", "containerStatuses"):
         for container in status.get(statuses) or []:
             waiting = (container.get("state") or {}).get("waiting") or {}
             reason = waiting.get("reason")
+            restarts = container.get("restartCount", 0)
+            if reason == "CrashLoopBackOff" and restarts < restarts_allowed:
+                continue
             if reason in FATAL_WAITING_REASONS:
-                restarts = container.get("restartCount", 0)
                 detail = f": {waiting['message']}" if waiting.get("message") else ""
                 tail = f" (restarted {restarts} times)" if restarts else ""
                 return f"pod {name}: container {container.get('name')}: {reason}{detail}{tail}"
@@ -95,6 +103,22 @@ def pod_problem(
             detail = f": {scheduled['message']}" if scheduled.get("message") else ""
             return f"pod {name} unschedulable for {unschedulable_grace:.0f} s{detail}"
     return None
+
+
+def restarts_note(pod: Obj, restarts_allowed: int) -> str | None:
+    """While restarts are allowed: how often the pod's containers restarted, for progress."""
+    if not restarts_allowed:
+        return None
+    name = meta_of(pod).get("name", "?")
+    status = status_of(pod)
+    notes = [
+        f"pod {name}: container {container.get('name')} restarted {restarts} "
+        f"time{'s' if restarts != 1 else ''} ({restarts_allowed} allowed)"
+        for statuses in ("initContainerStatuses", "containerStatuses")
+        for container in status.get(statuses) or []
+        if (restarts := container.get("restartCount", 0))
+    ]
+    return "; ".join(notes) or None
 
 
 def not_ready_reason(pod: Obj) -> str:

@@ -20,6 +20,8 @@ from projects import (
     statefulset,
 )
 
+from deployctl.cluster.stages.pods import RESTARTS_ANNOTATION
+
 ORDER = {"db": [], "api": ["db"], "web": ["api"], "jobs": ["api"]}
 
 
@@ -179,6 +181,39 @@ def test_a_failing_component_fails_fast_with_reason_and_pod_and_dependents_not_s
         assert result.report["components"][dependent]["state"] == "not-started"
         assert kube.get("apps/v1", "Deployment", dependent) is None
     assert "FAILED api:" in result.stderr
+
+
+def healing_api(image) -> list[dict]:
+    """api crashes twice, then runs (restart count 2); its first crash at 5 s."""
+    api = deployment("api", image("v1-crashloop"), delay="5s")
+    api["spec"]["template"]["metadata"]["annotations"][RESTARTS_ANNOTATION] = "2"
+    return [service("api"), api]
+
+
+@pytest.mark.sandbox_only  # the stand-in image keeps no count of its restarts
+def test_a_crash_loop_that_heals_within_the_allowed_restarts_deploys(project, kube, cluster, image):
+    project.write(healing_api(image), {"api": []}, profile={"restartsAllowed": {"api": 2}})
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.report["components"]["api"]["state"] == "healthy"
+    assert "container api restarted 1 time (2 allowed)" in result.stderr
+    (pod,) = kube.list("v1", "Pod", label_selector="app.kubernetes.io/name=api")
+    assert pod["status"]["containerStatuses"][0]["restartCount"] == 2
+
+
+@pytest.mark.sandbox_only
+def test_without_allowed_restarts_the_same_crash_loop_fails_fast(project, kube, cluster, image):
+    project.write(healing_api(image), {"api": []})
+
+    result = deployctl(cluster, project.root, "up", "test", "-o", "json")
+
+    assert result.code == 1, result.stderr
+    api = result.report["components"]["api"]
+    assert api["state"] == "failed"
+    assert "pod api-" in api["message"] and "CrashLoopBackOff" in api["message"]
+    assert "(restarted 1 times)" in api["message"]  # before the restart that would heal it
 
 
 def test_a_timeout_says_what_was_still_missing(project, kube, cluster, image):

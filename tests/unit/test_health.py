@@ -133,6 +133,28 @@ def test_fatal_container_states_are_failures_naming_pod_container_and_reason() -
     assert pod_problem(pod(waiting="ContainerCreating")) is None
 
 
+def crash_looping(restarts: int, reason: str = "CrashLoopBackOff") -> dict:
+    crashing = pod(waiting=reason)
+    crashing["status"]["containerStatuses"][0]["restartCount"] = restarts
+    return crashing
+
+
+def test_a_crash_loop_within_the_allowed_restarts_is_waited_out_and_one_more_fails() -> None:
+    # CrashLoopBackOff at restart count n: the kubelet backs off before restart n + 1.
+    assert pod_problem(crash_looping(1), restarts_allowed=2) is None
+    assert pod_problem(crash_looping(2), restarts_allowed=2) == (
+        "pod web-1: container app: CrashLoopBackOff: back-off 40s (restarted 2 times)"
+    )
+    # The default allows none: the first CrashLoopBackOff fails.
+    assert pod_problem(crash_looping(0)) is not None
+    assert pod_problem(crash_looping(1), restarts_allowed=1) is not None
+
+
+def test_allowed_restarts_do_not_excuse_other_fatal_states() -> None:
+    assert pod_problem(crash_looping(0, "ImagePullBackOff"), restarts_allowed=2) is not None
+    assert pod_problem(crash_looping(0, "CreateContainerConfigError"), restarts_allowed=2)
+
+
 def test_unschedulable_is_a_failure_only_after_the_grace_period() -> None:
     since = datetime(2026, 1, 1, tzinfo=UTC)
     unschedulable = pod(

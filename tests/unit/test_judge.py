@@ -122,6 +122,42 @@ def test_a_crash_looping_pod_of_the_new_revision_fails_naming_the_pod() -> None:
     assert verdict.pod["metadata"]["name"] == "b"  # its events and logs are shown
 
 
+def crash_looping(name: str, restarts: int) -> dict:
+    crashing = pod(name, "rs2", False, "CrashLoopBackOff")
+    crashing["status"]["containerStatuses"][0]["restartCount"] = restarts
+    return crashing
+
+
+def test_restarts_within_the_allowance_are_reported_and_waited_out() -> None:
+    live = deployment(ready=1)
+    snapshot = Snapshot(live, replica_set("rs2", "2"), pod("a", "rs2"), crash_looping("b", 1))
+
+    verdict = judge(live, snapshot, Expectations(restarts_allowed=2), NOW)
+
+    assert not verdict.failed and not verdict.healthy
+    assert "pod b: container api restarted 1 time (2 allowed)" in verdict.message
+
+
+def test_one_restart_more_than_allowed_fails_with_the_crash_loop() -> None:
+    live = deployment(ready=1)
+    snapshot = Snapshot(live, replica_set("rs2", "2"), pod("a", "rs2"), crash_looping("b", 2))
+
+    verdict = judge(live, snapshot, Expectations(restarts_allowed=2), NOW)
+
+    assert verdict.failed
+    assert verdict.message == (
+        "Deployment api: pod b: container api: CrashLoopBackOff (restarted 2 times)"
+    )
+    assert verdict.pod["metadata"]["name"] == "b"
+
+
+def test_without_an_allowance_the_first_crash_loop_fails() -> None:
+    live = deployment(ready=1)
+    snapshot = Snapshot(live, replica_set("rs2", "2"), pod("a", "rs2"), crash_looping("b", 1))
+
+    assert judge(live, snapshot, Expectations(), NOW).failed
+
+
 def test_a_failing_pod_of_an_older_revision_does_not_fail_the_fix() -> None:
     live = deployment(ready=2)
     snapshot = Snapshot(

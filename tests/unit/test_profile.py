@@ -84,6 +84,52 @@ def test_an_unknown_component_in_order_is_named_with_the_known_ones(project: Pat
     )
 
 
+def test_restarts_allowed_are_per_component_and_default_to_none(project: Path) -> None:
+    write(project, GOOD + "restartsAllowed: {worker: 2, postgresql: 0}\n")
+
+    profile = load_profile(project, "dev")
+
+    assert profile.restarts_for("worker") == 2
+    assert profile.restarts_for("postgresql") == 0
+    assert load_profile(project, "dev").restarts_for("other") == 0
+    profile.check_components({"postgresql", "worker"})
+
+
+NOT_A_COUNT = "restartsAllowed.worker: expected a whole number of 0 or more"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("{worker: -1}", f"{NOT_A_COUNT}, got -1"),
+        ("{worker: two}", f"{NOT_A_COUNT}, got 'two'"),
+        ("{worker: 1.5}", f"{NOT_A_COUNT}, got 1.5"),
+        ("{worker: true}", f"{NOT_A_COUNT}, got True"),
+        ("[worker]", "restartsAllowed: expected a mapping, got list"),
+    ],
+)
+def test_a_restarts_allowed_defect_is_one_located_line(project: Path, setting, message) -> None:
+    write(project, GOOD + f"restartsAllowed: {setting}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_profile(project, "dev")
+
+    assert str(error.value) == f"environments/dev.yaml: {message}"
+
+
+def test_restarts_allowed_for_an_unknown_component_is_named(project: Path) -> None:
+    write(project, GOOD + "restartsAllowed: {wrker: 2}\n")
+    profile = load_profile(project, "dev")
+
+    with pytest.raises(ConfigError) as error:
+        profile.check_components({"postgresql", "worker"})
+
+    assert str(error.value) == (
+        "environments/dev.yaml: restartsAllowed.wrker: "
+        'unknown component "wrker" (known: postgresql, worker)'
+    )
+
+
 def test_an_unknown_environment_lists_the_known_ones(project: Path) -> None:
     with pytest.raises(ConfigError, match=r'no such environment "prod" \(known: dev\)'):
         load_profile(project, "prod")

@@ -14,6 +14,9 @@ Failure markers, by the suffix of a container's image tag:
 
 A pod's annotation ``sandbox.deployctl.dev/ready-delay`` (a Go duration such
 as ``30s``) overrides the cluster-wide delay before it starts.
+A pod's annotation ``sandbox.deployctl.dev/restarts-before-running`` (a whole
+number N, 2 or more) makes its ``-crashloop`` containers run at their Nth restart:
+a crash loop that heals.
 """
 
 from __future__ import annotations

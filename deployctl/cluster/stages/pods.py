@@ -1,5 +1,6 @@
 """Pod stages: a pod's first status by its containers' failure markers, then
-pull back-off, crash restarts, completion and deletion (markers: see the package)."""
+pull back-off, crash restarts (and, with RESTARTS_ANNOTATION, the restart that
+runs), completion and deletion (markers: see the package)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from deployctl.cluster.stages.common import Condition, stage
 
 READY_DELAY_ANNOTATION = "sandbox.deployctl.dev/ready-delay"
+RESTARTS_ANNOTATION = "sandbox.deployctl.dev/restarts-before-running"
 MARKERS = ("-crashloop", "-pullerror", "-unready")
 
 
@@ -25,6 +27,12 @@ DELETING: Condition = (".metadata.deletionTimestamp", "Exists", ())
 NOT_STARTED: Condition = (".status.podIP", "DoesNotExist", ())
 STARTED: Condition = (".status.podIP", "Exists", ())
 SCHEDULED: Condition = (".spec.nodeName", "Exists", ())
+# A -crashloop container whose next restart is the pod's RESTARTS_ANNOTATION-th: it runs then.
+HEALS = (
+    f'.metadata.annotations["{RESTARTS_ANNOTATION}"] as $n | $n != null and '
+    '([.status.containerStatuses[]? | select(.state.waiting.reason == "CrashLoopBackOff")'
+    " | .restartCount + 1 >= ($n | tonumber)] | any)"
+)
 
 # One template for a pod's first status; each container is judged by its own image.
 POD_START_TEMPLATE = """\
@@ -171,6 +179,57 @@ containerStatuses:
 {{ end }}
 """
 
+# The last allowed restart: crash-looping containers run, and the pod is Ready if all are.
+CRASH_HEAL_TEMPLATE = """\
+{{ $now := Now }}
+{{ $ready := true }}
+{{ range .status.containerStatuses }}
+{{ $crashing := and .state.waiting ( eq .state.waiting.reason "CrashLoopBackOff" ) }}
+{{ if not ( or .ready ( and $crashing ( not ( hasSuffix "-unready" .image ) ) ) ) }}{{ $ready = false }}{{ end }}
+{{ end }}
+conditions:
+- lastProbeTime: null
+  lastTransitionTime: {{ $now | Quote }}
+  status: "True"
+  type: Initialized
+- lastProbeTime: null
+  lastTransitionTime: {{ $now | Quote }}
+  status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+  {{ if not $ready }}reason: ContainersNotReady{{ end }}
+  type: Ready
+- lastProbeTime: null
+  lastTransitionTime: {{ $now | Quote }}
+  status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+  {{ if not $ready }}reason: ContainersNotReady{{ end }}
+  type: ContainersReady
+containerStatuses:
+{{ range .status.containerStatuses }}
+- image: {{ .image | Quote }}
+  imageID: ""
+  name: {{ .name | Quote }}
+  {{ if and .state.waiting ( eq .state.waiting.reason "CrashLoopBackOff" ) }}
+  ready: {{ not ( hasSuffix "-unready" .image ) }}
+  started: true
+  restartCount: {{ add1 .restartCount }}
+  lastState:
+    {{ YAML .lastState 2 }}
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+  {{ else }}
+  ready: {{ .ready }}
+  started: {{ or .started false }}
+  restartCount: {{ .restartCount }}
+  {{ with .lastState }}
+  lastState:
+    {{ YAML . 2 }}
+  {{ end }}
+  state:
+    {{ YAML .state 2 }}
+  {{ end }}
+{{ end }}
+"""
+
 POD_COMPLETE_TEMPLATE = """\
 {{ $now := Now }}
 conditions:
@@ -272,10 +331,18 @@ def _later_stages(timing: dict[str, Any]) -> list[dict[str, Any]]:
         stage(
             "pod-crashloop-restart",
             "Pod",
-            [NOT_DELETING, STARTED, _waiting("CrashLoopBackOff")],
+            [NOT_DELETING, STARTED, _waiting("CrashLoopBackOff"), (HEALS, "NotIn", ("true",))],
             status_template=CRASH_RESTART_TEMPLATE,
             delay_ms=10_000,
             event=("Warning", "BackOff", "Back-off restarting failed container"),
+        ),
+        stage(
+            "pod-crashloop-heal",
+            "Pod",
+            [NOT_DELETING, STARTED, _waiting("CrashLoopBackOff"), (HEALS, "In", ("true",))],
+            status_template=CRASH_HEAL_TEMPLATE,
+            delay_ms=10_000,
+            event=("Normal", "Started", "Started container (sandbox: its last allowed restart)"),
         ),
         stage(
             "pod-complete",
