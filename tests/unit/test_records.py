@@ -5,7 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from deployctl import releases
-from deployctl.commands.session import Session
+from deployctl.commands import rollback
+from deployctl.commands.session import Change, Outcome, Session
+from deployctl.engine import ComponentResult
+from deployctl.errors import ExitStatus
+from deployctl.model import ComponentState
 from deployctl.releases import Revision, record_name
 
 
@@ -79,3 +83,29 @@ def test_settling_a_deployed_record_supersedes_every_other_deployed_one() -> Non
     assert store.result(5) == "deployed"
     assert [n for n in range(1, 6) if store.result(n) == "deployed"] == [5]
 
+
+def rollback_saying(monkeypatch, status: ExitStatus, failure: str = "") -> list[str]:
+    """Run `rollback` with a deploy that ends in `status`; what its summary said."""
+    results = {}
+    if failure:
+        results["api"] = ComponentResult("api", state=ComponentState.FAILED, message=failure)
+    outcome = Outcome(status, {"result": "?"}, results, None)
+    said: list[str] = []
+    held = SimpleNamespace(
+        run=lambda *args, **kwargs: outcome,
+        summary=lambda outcome, note="": said.append(note),
+    )
+    change = Change("rollback", "rollback to revision 1", [], {}, report={"target": 1})
+    monkeypatch.setattr(rollback, "locked", lambda target, reporter, action, work: work(held))
+    monkeypatch.setattr(rollback, "rollback_change", lambda *args: change)
+    target = SimpleNamespace(profile=SimpleNamespace(fleet=None, name="dev"))
+    rollback.rollback(target, reporter=None)  # type: ignore[arg-type]
+    return said
+
+
+def test_a_rollback_says_restored_only_when_it_was(monkeypatch) -> None:
+    assert rollback_saying(monkeypatch, ExitStatus.OK) == ["restored revision 1"]
+
+    said = rollback_saying(monkeypatch, ExitStatus.FAILED, "api: not ready after 2s")
+
+    assert said == ["revision 1 not restored: api: not ready after 2s"]
