@@ -160,3 +160,14 @@ def test_expiry_by_the_servers_clock() -> None:
     assert lease_expired(spec, 5, NOW) is True
     assert lease_expired(spec, 15, None) is None
     assert lease_expired({"renewTime": stamp(NOW + timedelta(seconds=30))}, 15, NOW) is None
+
+
+def test_expiry_falls_back_to_the_acquire_time_and_bears_a_little_skew() -> None:
+    acquired = {"acquireTime": stamp(NOW - timedelta(seconds=20))}
+    slightly_ahead = {"renewTime": stamp(NOW + timedelta(seconds=1))}
+    far_ahead = {"renewTime": stamp(NOW + timedelta(seconds=3))}
+
+    assert lease_expired(acquired, 15, NOW) is True
+    assert lease_expired(slightly_ahead, 15, NOW) is False  # within SKEW: still judged
+    assert lease_expired(far_ahead, 15, NOW) is None
+    assert lease_expired({}, 15, NOW) is None
