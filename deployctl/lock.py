@@ -13,7 +13,6 @@ once, in `lease_expired`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -233,33 +232,49 @@ class DeployLock:
             )
 
     def release(self) -> None:
+        """Delete the Lease while it is ours; one that cannot be is said, never raised."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.renew_every + 2)
         if self.lease is None or self.lost.is_set():
             return
-        with self._write, contextlib.suppress(KubeError):
-            for _ in range(3):  # a conflict: read again, and delete only while it is ours
-                try:
-                    self.cluster.delete(
-                        "coordination.k8s.io/v1",
-                        "Lease",
-                        self.name,
-                        self.namespace,
-                        preconditions={
-                            "resourceVersion": self.lease["metadata"]["resourceVersion"]
-                        },
-                    )
-                    break
-                except KubeError as error:
-                    if error.status != 409:
-                        raise
-                    current = self._read()
-                    spec = (current or {}).get("spec") or {}
-                    if current is None or spec.get("holderIdentity") != self.holder:
-                        break
-                    self.lease = current
+        with self._write:
+            try:
+                self._delete()
+            except KubeError as error:
+                self.say(self._unreleased(str(error)))
         self.lease = None
+
+    def _delete(self) -> None:
+        """Delete the Lease, preconditioned on its resourceVersion; a conflict reads it
+        again, and deletes only while it is still ours."""
+        for _ in range(3):
+            try:
+                self.cluster.delete(
+                    "coordination.k8s.io/v1",
+                    "Lease",
+                    self.name,
+                    self.namespace,
+                    preconditions={"resourceVersion": self.lease["metadata"]["resourceVersion"]},
+                )
+                return
+            except KubeError as error:
+                if error.status != 409:
+                    raise
+                current = self._read()
+                spec = (current or {}).get("spec") or {}
+                if current is None or spec.get("holderIdentity") != self.holder:
+                    return
+                self.lease = current
+        raise KubeError("it kept changing (3 conflicts)", 409)
+
+    def _unreleased(self, error: str) -> str:
+        return (
+            f"warning: could not release the deploy lock (Lease {self.namespace}/{self.name}): "
+            f"{error}; the next deploy finds it held until it expires (up to {self.duration} s; "
+            f"--wait-lock waits), or delete it now: kubectl --context {self.cluster.context} "
+            f"-n {self.namespace} delete lease {self.name}"
+        )
 
 
 def lease_expired(spec: Obj, duration: float, server_now: datetime | None) -> bool | None:
