@@ -11,6 +11,7 @@ from deployctl.commands import Result, fleet
 from deployctl.commands.session import Change, Outcome, Session, locked
 from deployctl.commands.target import Target
 from deployctl.errors import ConfigError, ExitStatus
+from deployctl.model import ComponentState
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
@@ -106,7 +107,8 @@ def restored_note(outcome: Outcome, number: int) -> str:
     """Pure: what the summary says of the revision a rollback went back to."""
     if outcome.status == ExitStatus.OK:
         return f"restored revision {number}"
-    return f"revision {number} not restored: {outcome.failure or 'the deploy failed'}"
+    failed = [n for n, r in outcome.results.items() if r.state == ComponentState.FAILED]
+    return f"revision {number} not restored: {', '.join(failed) or 'the deploy'} failed"
 
 
 def rollback_change(session: Session, component: str | None, to_revision: int | None) -> Change:

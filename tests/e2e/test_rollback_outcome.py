@@ -27,4 +27,4 @@ def test_a_rollback_that_fails_does_not_say_it_restored(project, kube, cluster, 
 
     assert back.code == 1, back.stderr
     assert "restored revision 1" not in back.stderr
-    assert "revision 1 not restored: " in back.stderr
+    assert "revision 1 not restored: api failed" in back.stderr
