@@ -34,7 +34,9 @@ def api_client(context: str | None, kubeconfig: str | Path | None = None) -> Any
         mark = getattr(error, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark else ""
         raise BadKubeconfig(f"{where}: not valid YAML{at}; fix or replace it") from None
-    except (k8s_config.ConfigException, OSError, AttributeError, TypeError) as error:
+    except (AttributeError, TypeError):
+        raise BadKubeconfig(f"{where}: not a kubeconfig (no mapping of contexts:)") from None
+    except (k8s_config.ConfigException, OSError) as error:
         raise BadKubeconfig(f"{where}: {error}") from None
     if merged is None:
         raise BadKubeconfig(f"{where}: no such file; pass --kubeconfig FILE (or set KUBECONFIG)")

@@ -58,3 +58,11 @@ def test_without_a_context_an_empty_or_stale_current_one_is_one_line_naming_the_
 def test_an_unknown_context_names_the_ones_there_are(tmp_path) -> None:
     with pytest.raises(BadKubeconfig, match=r'no context "nope" \(it has: sandbox\)'):
         api_client("nope", kubeconfig(tmp_path, current_context=""))
+
+
+def test_a_yaml_file_that_is_no_kubeconfig_is_one_line(tmp_path) -> None:
+    path = tmp_path / "config"
+    path.write_text("- a\n- b\n")
+
+    with pytest.raises(BadKubeconfig, match="not a kubeconfig"):
+        api_client("sandbox", path)
