@@ -6,16 +6,13 @@ never both believe they hold it. A conflict on one of its own writes is
 settled by reading the Lease again: a write whose answer was lost and that was
 sent again meets itself, and the Lease still names this holder.
 
-A second deploy judges a held Lease by the API server's clock: live until
-renewTime + duration, which is exit 3 at once. It takes a Lease over only once
-that clock says it expired (or cannot say: the holder's clock runs ahead) and
-it has itself seen the Lease not move for its whole duration. A holder that
-cannot renew within the duration marks itself lost and stops writing.
+A second deploy finds a live Lease exit 3 at once, and takes over a dead
+one; when a Lease is live, and when its holder must stop writing, is stated
+once, in `lease_expired`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -31,6 +28,7 @@ from deployctl.releases import user_at_host
 
 DURATION = 15
 RENEW = 5
+SKEW = 2  # seconds a renewTime may run ahead of the server's clock and still be judged by it
 Obj = dict[str, Any]
 
 
@@ -81,15 +79,9 @@ class DeployLock:
     # -- taking it -------------------------------------------------------------------
 
     def acquire(self, wait: float = 0.0) -> None:
-        """Take the lock, or exit 3 naming the holder.
+        """Take the lock, or exit 3 naming the holder: at once, or once `wait` runs out.
 
-        A Lease held by another deploy is live while the API server's clock
-        (the Date of the answer that read it) is before its renewTime plus its
-        duration: without `wait`, that is exit 3 at once. An expired one
-        belongs to a dead holder and is taken over. Where the holder's clock
-        runs ahead of the server's (a renewTime in the future), expiry is
-        judged on this machine's clock instead: a Lease whose resourceVersion
-        has not moved for its whole duration.
+        A Lease held by another deploy is judged live or dead as `lease_expired` says.
         """
         deadline = time.monotonic() + wait
         first: str | None = None  # the resourceVersion first read: a change means a live holder
@@ -116,10 +108,7 @@ class DeployLock:
                 seen = (version, now)
             duration = spec.get("leaseDurationSeconds") or self.duration
             expired = lease_expired(spec, duration, self.cluster.server_time())
-            # Taking over needs more than the server's clock: a holder whose own clock runs
-            # behind stamps renewals that look old. Only a Lease that has not moved for its
-            # whole duration, watched here, is a dead holder's.
-            if expired is not False and now - seen[1] >= duration:
+            if expired is not False and now - seen[1] >= duration:  # dead (see lease_expired)
                 if self._take(lease):
                     self.say(
                         f"took over the lock from {holder}: its lease was not renewed for "
@@ -127,8 +116,7 @@ class DeployLock:
                     )
                     return
                 continue
-            # Live by the server's clock, or seen renewed, or not to be told: exit 3 at once
-            # (or when --wait-lock runs out). Expired and not moving: watch it die.
+            # Live, seen renewed, or not to be told: exit 3 (see lease_expired).
             if (expired is not True or version != first) and now >= deadline:
                 raise Locked(_locked_message(spec, self.name))
             time.sleep(0.5)
@@ -233,11 +221,7 @@ class DeployLock:
             return current
 
     def check(self) -> None:
-        """Raise LockLost when this process may no longer write.
-
-        Judged on this clock before any waiter could judge it expired on theirs: a
-        renewal that hangs must not let two deploys write at once.
-        """
+        """Raise LockLost when this process may no longer write (see `lease_expired`)."""
         stale = time.monotonic() - self.renewed_at >= self.duration - self.renew_every
         if self.lease is not None and stale:
             self.lost.set()
@@ -248,38 +232,69 @@ class DeployLock:
             )
 
     def release(self) -> None:
+        """Delete the Lease while it is ours; one that cannot be is said, never raised."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.renew_every + 2)
         if self.lease is None or self.lost.is_set():
             return
-        with self._write, contextlib.suppress(KubeError):
-            for _ in range(3):  # a conflict: read again, and delete only while it is ours
-                try:
-                    self.cluster.delete(
-                        "coordination.k8s.io/v1",
-                        "Lease",
-                        self.name,
-                        self.namespace,
-                        preconditions={
-                            "resourceVersion": self.lease["metadata"]["resourceVersion"]
-                        },
-                    )
-                    break
-                except KubeError as error:
-                    if error.status != 409:
-                        raise
-                    current = self._read()
-                    spec = (current or {}).get("spec") or {}
-                    if current is None or spec.get("holderIdentity") != self.holder:
-                        break
-                    self.lease = current
+        with self._write:
+            try:
+                self._delete()
+            except KubeError as error:
+                self.say(self._unreleased(str(error)))
         self.lease = None
+
+    def _delete(self) -> None:
+        """Delete the Lease, preconditioned on its resourceVersion; a conflict reads it
+        again, and deletes only while it is still ours."""
+        for _ in range(3):
+            try:
+                self.cluster.delete(
+                    "coordination.k8s.io/v1",
+                    "Lease",
+                    self.name,
+                    self.namespace,
+                    preconditions={"resourceVersion": self.lease["metadata"]["resourceVersion"]},
+                )
+                return
+            except KubeError as error:
+                if error.status != 409:
+                    raise
+                current = self._read()
+                spec = (current or {}).get("spec") or {}
+                if current is None or spec.get("holderIdentity") != self.holder:
+                    return
+                self.lease = current
+        raise KubeError("it kept changing (3 conflicts)", 409)
+
+    def _unreleased(self, error: str) -> str:
+        return (
+            f"warning: could not release the deploy lock (Lease {self.namespace}/{self.name}): "
+            f"{error}; the next deploy finds it held until it expires (up to {self.duration} s; "
+            f"--wait-lock waits), or delete it now: kubectl --context {self.cluster.context} "
+            f"-n {self.namespace} delete lease {self.name}"
+        )
 
 
 def lease_expired(spec: Obj, duration: float, server_now: datetime | None) -> bool | None:
-    """Has the Lease expired by the API server's clock? None when that cannot be told:
-    no server time, no renewTime, or a renewTime ahead of the server (skewed clocks)."""
+    """The lock's expiry rule, stated once: has the Lease expired by the API server's clock?
+
+    A Lease is live until its renewTime (else acquireTime) plus its duration, judged
+    by the server's clock (the Date of the answer that read it). None when that
+    cannot be told: no server time, no stamp, or a stamp more than SKEW seconds
+    ahead of the server (the holder's clock runs ahead).
+
+    What a second deploy does with the answer (`DeployLock.acquire`): False is exit 3
+    at once. True or None is not enough to take the Lease over (a holder whose clock
+    runs behind stamps renewals that look old): the waiter must also have watched it
+    not move for its whole duration, on its own clock. Meanwhile True is waited out
+    unless the Lease moves; None is exit 3 unless --wait-lock gives it time.
+
+    The holder stops writing once it has not renewed for its duration less one
+    renewal interval, on its own clock, before any waiter can judge it dead
+    (`DeployLock.check`).
+    """
     stamp = spec.get("renewTime") or spec.get("acquireTime")
     if server_now is None or not stamp:
         return None
@@ -288,7 +303,7 @@ def lease_expired(spec: Obj, duration: float, server_now: datetime | None) -> bo
     except ValueError:
         return None
     age = (server_now - renewed).total_seconds()
-    if age < -2:  # the holder's clock runs ahead of the server's
+    if age < -SKEW:
         return None
     return age >= duration
 

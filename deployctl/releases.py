@@ -136,8 +136,10 @@ def settle(
     """
     older = known if known is not None else history(cluster, namespace, revision.environment)
     if revision.result == RevisionResult.DEPLOYED:
-        for other in older:
-            if other.result == RevisionResult.DEPLOYED and other.number != revision.number:
+        # Chosen first: each save may drop old records from `older` (and from the cluster).
+        standing = [r for r in older if r.result == RevisionResult.DEPLOYED]
+        for other in standing:
+            if other.number != revision.number and any(r is other for r in older):
                 other.result = RevisionResult.SUPERSEDED
                 save(cluster, namespace, other, keep, older)
     save(cluster, namespace, revision, keep, older)

@@ -8,9 +8,10 @@ from typing import Any
 
 from deployctl import releases
 from deployctl.commands import Result, fleet
-from deployctl.commands.session import Change, Session, locked
+from deployctl.commands.session import Change, Outcome, Session, locked
 from deployctl.commands.target import Target
-from deployctl.errors import ConfigError
+from deployctl.errors import ConfigError, ExitStatus
+from deployctl.model import ComponentState
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
@@ -96,10 +97,18 @@ def rollback(
         outcome = session.run(
             change.action, objects=change.objects, pins=change.pins, replace_stuck_pods=True
         )
-        session.summary(outcome, f"restored revision {change.report['target']}")
+        session.summary(outcome, restored_note(outcome, change.report["target"]))
         return Result(outcome.status, {**outcome.document, **change.report})
 
     return locked(target, reporter, "rollback", work)
+
+
+def restored_note(outcome: Outcome, number: int) -> str:
+    """Pure: what the summary says of the revision a rollback went back to."""
+    if outcome.status == ExitStatus.OK:
+        return f"restored revision {number}"
+    failed = [n for n, r in outcome.results.items() if r.state == ComponentState.FAILED]
+    return f"revision {number} not restored: {', '.join(failed) or 'the deploy'} failed"
 
 
 def rollback_change(session: Session, component: str | None, to_revision: int | None) -> Change:

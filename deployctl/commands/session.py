@@ -265,12 +265,17 @@ class Session:
 
     def _settle_abandoned(self, revisions: list[releases.Revision]) -> None:
         """Records left pending belong to deploys that died: this one holds the lock, so no
-        other runs. They become interrupted (their objects stay in the prune inventory)."""
-        for revision in revisions:
-            if revision.result == RevisionResult.PENDING:
-                revision.result = RevisionResult.INTERRUPTED
-                revision.note = revision.note or "its deploy stopped without settling it"
-                self.save(revision, revisions)
+        other runs. They become interrupted (their objects stay in the prune inventory).
+
+        Each save may drop old records from `revisions`: the pending ones are chosen first,
+        and one dropped meanwhile is gone from the cluster, not written again."""
+        pending = [r for r in revisions if r.result == RevisionResult.PENDING]
+        for revision in pending:
+            if not any(r is revision for r in revisions):
+                continue
+            revision.result = RevisionResult.INTERRUPTED
+            revision.note = revision.note or "its deploy stopped without settling it"
+            self.save(revision, revisions)
 
     def _refresh_fingerprints(self, prepared: Prepared) -> None:
         """Nothing changed, but some objects had to be dry-run to know it (a status-only

@@ -20,6 +20,8 @@ def stamp(moment: datetime) -> str:
 class Leases:
     """One Lease, with resourceVersion preconditions, and the server's clock."""
 
+    context = "sandbox"
+
     def __init__(self, lease: dict | None = None, server_now: datetime | None = NOW) -> None:
         self.lease = lease
         self.version = 1
@@ -160,3 +162,58 @@ def test_expiry_by_the_servers_clock() -> None:
     assert lease_expired(spec, 5, NOW) is True
     assert lease_expired(spec, 15, None) is None
     assert lease_expired({"renewTime": stamp(NOW + timedelta(seconds=30))}, 15, NOW) is None
+
+
+def test_expiry_falls_back_to_the_acquire_time_and_bears_a_little_skew() -> None:
+    acquired = {"acquireTime": stamp(NOW - timedelta(seconds=20))}
+    slightly_ahead = {"renewTime": stamp(NOW + timedelta(seconds=1))}
+    far_ahead = {"renewTime": stamp(NOW + timedelta(seconds=3))}
+
+    assert lease_expired(acquired, 15, NOW) is True
+    assert lease_expired(slightly_ahead, 15, NOW) is False  # within SKEW: still judged
+    assert lease_expired(far_ahead, 15, NOW) is None
+    assert lease_expired({}, 15, NOW) is None
+
+
+def test_a_release_that_fails_says_so_in_one_line_and_how_to_remove_the_lease() -> None:
+    said: list[str] = []
+    store = Leases()
+    mine = lock(store, said)
+    mine.acquire()
+
+    def refused(*args, **kwargs):
+        raise KubeError("Lease deployctl-dev: connection refused", None)
+
+    store.delete = refused
+    mine.release()  # never raises: the deploy's own outcome stands
+
+    assert store.lease is not None and len(said) == 1
+    line = said[0]
+    assert "could not release the deploy lock (Lease dev/deployctl-dev)" in line
+    assert "connection refused" in line and "until it expires" in line
+    assert "kubectl --context sandbox -n dev delete lease deployctl-dev" in line
+    assert "\n" not in line
+
+
+def test_a_release_that_keeps_conflicting_says_so_and_one_no_longer_ours_does_not() -> None:
+    said: list[str] = []
+    store = Leases()
+    mine = lock(store, said)
+    mine.acquire()
+    store.lease["metadata"]["resourceVersion"] = "moved"  # still ours, but it keeps moving
+
+    def conflicting(*args, preconditions=None, **kwargs):
+        raise KubeError("precondition failed", 409)
+
+    store.delete = conflicting
+    mine.release()
+    assert len(said) == 1 and "3 conflicts" in said[0]
+
+    said.clear()
+    store = Leases()
+    mine = lock(store, said)
+    mine.acquire()
+    store.lease["spec"]["holderIdentity"] = "someone else"
+    store.lease["metadata"]["resourceVersion"] = "moved"
+    mine.release()
+    assert said == [] and store.lease["spec"]["holderIdentity"] == "someone else"
