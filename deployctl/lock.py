@@ -29,6 +29,8 @@ from deployctl.releases import user_at_host
 DURATION = 15
 RENEW = 5
 SKEW = 2  # seconds a renewTime may run ahead of the server's clock and still be judged by it
+# Leases this process could not release: an interrupted run must not say "lock released".
+UNRELEASED: set[str] = set()
 Obj = dict[str, Any]
 
 
@@ -269,6 +271,7 @@ class DeployLock:
         raise KubeError("it kept changing (3 conflicts)", 409)
 
     def _unreleased(self, error: str) -> str:
+        UNRELEASED.add(f"{self.namespace}/{self.name}")
         return (
             f"warning: could not release the deploy lock (Lease {self.namespace}/{self.name}): "
             f"{error}; the next deploy finds it held until it expires (up to {self.duration} s; "

@@ -109,13 +109,12 @@ def finish(output: str, run, live: bool = True) -> None:
 
     as_json = wants_json(output)
     reporter = present.make_reporter(as_json, ENVIRONMENT) if live else present.Reporter()
-    cleanly = "stopped cleanly, lock released" if live else "stopped"  # `live`: may lock
     try:
         result = run(reporter)
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: {cleanly}") from None
+        raise Interrupted(f"interrupted: {_stopped(live)}") from None
     except Terminated:
-        raise Interrupted(f"terminated: {cleanly}", ExitStatus.TERMINATED) from None
+        raise Interrupted(f"terminated: {_stopped(live)}", ExitStatus.TERMINATED) from None
     finally:
         reporter.close()
     if as_json:
@@ -123,6 +122,17 @@ def finish(output: str, run, live: bool = True) -> None:
     elif result.text:
         typer.echo(result.text, nl=not result.text.endswith("\n"))
     raise typer.Exit(int(result.status))
+
+
+def _stopped(live: bool) -> str:
+    """How an interrupted run ended; `live` commands may hold the lock."""
+    from deployctl import lock
+
+    if not live:
+        return "stopped"
+    if lock.UNRELEASED:
+        return "stopped cleanly, but the lock could not be released (see the warning above)"
+    return "stopped cleanly, lock released"
 
 
 def _wants_json(args: list[str]) -> bool:
