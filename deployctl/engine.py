@@ -86,7 +86,6 @@ class Deploy:
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
         self.guard = guard  # raises when this process may no longer write (lost lock)
-        self.replace_stuck_pods = False
         self.scaffold = Scaffold(cluster, reporter.info)
 
     def check_inputs(self) -> list[Obj]:
@@ -114,13 +113,10 @@ class Deploy:
         """Validate everything. `read_only` (plan, diff): write nothing, work without values.
 
         `objects` (rollout, rollback): deploy these recorded objects instead of
-        rendering the manifests; `pins` are the image pins they carry.
+        rendering the manifests; `pins` are the image pins they carry. What it scaffolds
+        (a namespace, CRDs) stays until `keep_scaffolding` or `undo_scaffolding`.
         """
-        try:
-            return self._validation().run(read_only, objects, pins)
-        except BaseException:
-            self.scaffold.undo()
-            raise
+        return self._validation().run(read_only, objects, pins)
 
     def ensure_namespace(self, objects: list[Obj]) -> None:
         """A namespaced dry run (and the lock) needs its namespace: create it now,
@@ -133,8 +129,9 @@ class Deploy:
     def undo_scaffolding(self) -> None:
         self.scaffold.undo()
 
-    def execute(self, prepared: Prepared) -> Executed:
-        self.scaffold.keep()  # validation passed: what it created stays
+    def execute(self, prepared: Prepared, *, replace_stuck_pods: bool = False) -> Executed:
+        """Apply in order, wait, prune. `replace_stuck_pods`: a restore's StatefulSet pods
+        stuck on a failed revision are deleted, so their controller makes them anew."""
         actions = Actions(self.cluster, self.profile.namespace, self.reporter, self.guard)
         execution = Execution(
             prepared,
@@ -143,6 +140,6 @@ class Deploy:
             self.reporter,
             actions,
             timeout=self.options.timeout,
-            replace_stuck_pods=self.replace_stuck_pods,
+            replace_stuck_pods=replace_stuck_pods,
         )
         return execution.run()

@@ -279,7 +279,7 @@ def deploy(
 def _apply(leg: Leg) -> None:
     assert leg.session is not None and leg.change is not None and leg.checked is not None
     try:
-        leg.outcome = leg.session.apply(leg.change.action, leg.checked)
+        leg.outcome = leg.session.apply(leg.change, leg.checked)
     except DeployctlError as error:
         leg.result, leg.status, leg.note = "failed", error.exit_status, str(error)
         if error.exit_status == ExitStatus.NOTHING_CHANGED:

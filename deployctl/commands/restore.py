@@ -45,10 +45,13 @@ def restore(session: Session, outcome: Outcome, change: Change, reason: str = ""
 
     try:
         restored = session.run(
-            change.action,
-            objects=current.objects,
-            pins=current.pins,
-            replace_stuck_pods=True,
+            Change(
+                change.action,
+                f"restore of revision {current.number}",
+                current.objects,
+                current.pins,
+                replace_stuck_pods=True,
+            ),
             record=False,
         )
     except DeployctlError as error:

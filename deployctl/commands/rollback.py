@@ -94,9 +94,7 @@ def rollback(
 
     def work(session: Session) -> Result:
         change = rollback_change(session, component, to_revision)
-        outcome = session.run(
-            change.action, objects=change.objects, pins=change.pins, replace_stuck_pods=True
-        )
+        outcome = session.run(change)
         session.summary(outcome, restored_note(outcome, change.report["target"]))
         return Result(outcome.status, {**outcome.document, **change.report})
 

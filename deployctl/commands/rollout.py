@@ -80,7 +80,7 @@ def rollout(
         if change is None:
             unchanged = {"result": "unchanged", "changed": False, "revision": None}
             return Result(ExitStatus.OK, unchanged)
-        outcome = session.run("rollout", objects=change.objects, pins=change.pins)
+        outcome = session.run(change)
         if outcome.status == ExitStatus.OK:
             session.summary(outcome)
             return Result(outcome.status, outcome.document)

@@ -114,103 +114,38 @@ class Session:
             self.cluster, self.profile.namespace, revision, self.profile.keep_revisions, known
         )
 
-    def run(
-        self,
-        action: str,
-        *,
-        objects: list[Obj] | None = None,
-        pins: dict[str, dict[str, str]] | None = None,
-        replace_stuck_pods: bool = False,
-        record: bool = True,
-    ) -> Outcome:
-        """Validate, apply, wait, prune and record one change under the held lock.
-
-        `objects` and `pins` (rollout, rollback): deploy these recorded objects
-        instead of the manifests. `record=False`: a rollout's own restore.
-        """
-        checked = self.validate(objects=objects, pins=pins, replace_stuck_pods=replace_stuck_pods)
-        return self.apply(action, checked, record=record)
+    def run(self, change: Change, *, record: bool = True) -> Outcome:
+        """Check, apply, wait, prune and record one change under the held lock.
+        `record=False`: a rollout's own restore, which settles the records itself."""
+        return self.apply(change, self.check(change), record=record)
 
     def check(self, change: Change) -> Checked:
-        """Validate a change (an `up` learns here what it would restore)."""
-        checked = self.validate(
-            objects=change.objects, pins=change.pins, replace_stuck_pods=change.replace_stuck_pods
-        )
-        if change.objects is None and change.previous is None:
-            change.previous = releases.deployed(checked.prepared.revisions)
-        return checked
-
-    def validate(
-        self,
-        *,
-        objects: list[Obj] | None = None,
-        pins: dict[str, dict[str, str]] | None = None,
-        replace_stuck_pods: bool = False,
-    ) -> Checked:
-        """Every check, the server's dry runs included; nothing is written but scaffolding."""
+        """Every check, the server's dry runs included; nothing is written but scaffolding.
+        An `up` learns here which revision it would restore."""
         origin = time.monotonic()
-        self.deploy.replace_stuck_pods = replace_stuck_pods
-        prepared = self.deploy.prepare(objects=objects, pins=pins)
-        if objects is not None:  # recorded objects (rollout, rollback): their kinds too
+        prepared = self.deploy.prepare(objects=change.objects, pins=change.pins)
+        if change.objects is not None:  # recorded objects (rollout, rollback): their kinds too
             access.check(self.cluster, self.profile.namespace, prepared.objects)
+        if change.objects is None and change.previous is None:
+            change.previous = releases.deployed(prepared.revisions)
         return Checked(prepared, time.monotonic() - origin)
 
-    def apply(self, action: str, checked: Checked, *, record: bool = True) -> Outcome:
-        """Apply what `validate` checked, wait, prune and record: the writing half."""
+    def apply(self, change: Change, checked: Checked, *, record: bool = True) -> Outcome:
+        """Apply what `check` passed, wait, prune and settle the record: the writing half."""
         prepared = checked.prepared
         self.recorded = None
         origin = time.monotonic() - checked.seconds  # the time spent validating counts
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        phases = {"validate": round(checked.seconds, 3)}
         self._settle_abandoned(prepared.revisions)
         self.deploy.keep_scaffolding()  # validation passed: a namespace made for it stays
         if not prepared.changed:
             self.reporter.info("no changes: the cluster already matches")
-        revision = self._record_pending(action, prepared) if prepared.changed and record else None
-        executed = self._execute(prepared, revision, record)
-        phases.update(executed.phases)
-        self._report_failures(executed.results)
-        document = {
-            "environment": self.profile.name,
-            "action": action,
-            "context": self.cluster.context,
-            "namespace": self.profile.namespace,
-            "result": "deployed" if executed.healthy else "failed",
-            "changed": prepared.changed,
-            "revision": revision.number if revision else None,
-            "started": started_at,
-            "duration": round(time.monotonic() - origin, 3),
-            "objects": changes_document(prepared),
-            "dry_runs": prepared.dry_runs,
-            "phases": phases,
-            "components": {n: _component_document(r, origin) for n, r in executed.results.items()},
-        }
-        status = ExitStatus.OK if executed.healthy else ExitStatus.FAILED
-        return Outcome(status, document, executed.results, revision)
-
-    def _execute(
-        self, prepared: Prepared, revision: releases.Revision | None, record: bool
-    ) -> Executed:
-        """Apply, wait and prune; settle the revision however that ends."""
+        recording = prepared.changed and record
+        revision = self._record_pending(change.action, prepared) if recording else None
         self.reporter.start([name for wave in prepared.plan.waves for name in wave])
         try:
-            executed = self.deploy.execute(prepared)
-            if revision is not None:
-                self.guard()
-                revision.result = (
-                    RevisionResult.DEPLOYED if executed.healthy else RevisionResult.FAILED
-                )
-                revision.fingerprints = executed.fingerprints
-                releases.settle(
-                    self.cluster,
-                    self.profile.namespace,
-                    revision,
-                    self.profile.keep_revisions,
-                    prepared.revisions,
-                )
-            elif record and executed.healthy:
-                self._refresh_fingerprints(prepared)
-            return executed
+            executed = self.deploy.execute(prepared, replace_stuck_pods=change.replace_stuck_pods)
+            self._settle(revision, executed, prepared, record)
         except (KeyboardInterrupt, Terminated):
             self._mark(revision, RevisionResult.INTERRUPTED)
             raise
@@ -225,6 +160,24 @@ class Session:
             raise
         finally:
             self.reporter.close()
+        self._report_failures(executed.results)
+        document = {
+            "environment": self.profile.name,
+            "action": change.action,
+            "context": self.cluster.context,
+            "namespace": self.profile.namespace,
+            "result": "deployed" if executed.healthy else "failed",
+            "changed": prepared.changed,
+            "revision": revision.number if revision else None,
+            "started": started_at,
+            "duration": round(time.monotonic() - origin, 3),
+            "objects": changes_document(prepared),
+            "dry_runs": prepared.dry_runs,
+            "phases": {"validate": round(checked.seconds, 3), **executed.phases},
+            "components": {n: _component_document(r, origin) for n, r in executed.results.items()},
+        }
+        status = ExitStatus.OK if executed.healthy else ExitStatus.FAILED
+        return Outcome(status, document, executed.results, revision)
 
     def summary(self, outcome: Outcome, note: str = "") -> None:
         document = outcome.document
@@ -237,6 +190,29 @@ class Session:
         )
 
     # -- the record ----------------------------------------------------------------------
+
+    def _settle(
+        self,
+        revision: releases.Revision | None,
+        executed: Executed,
+        prepared: Prepared,
+        record: bool,
+    ) -> None:
+        """The pending record becomes deployed or failed; an unchanged deploy refreshes the
+        current record's fingerprints."""
+        if revision is not None:
+            self.guard()
+            revision.result = RevisionResult.DEPLOYED if executed.healthy else RevisionResult.FAILED
+            revision.fingerprints = executed.fingerprints
+            releases.settle(
+                self.cluster,
+                self.profile.namespace,
+                revision,
+                self.profile.keep_revisions,
+                prepared.revisions,
+            )
+        elif record and executed.healthy:
+            self._refresh_fingerprints(prepared)
 
     def _record_pending(self, action: str, prepared: Prepared) -> releases.Revision:
         """Written before the first apply: a run that dies leaves a trace to settle."""
@@ -380,20 +356,22 @@ def hold(
     if namespace is not None and namespace["metadata"].get("deletionTimestamp"):
         wait_gone(cluster, namespace, reporter.info)  # an earlier failed validation's, say
         namespace = None
-    if namespace is None:
-        if not first_deploy:
-            raise ConfigError(
-                f"environment {profile.where} is not deployed (namespace {profile.namespace} "
-                f"does not exist); run `deployctl up {profile.name}` first"
-            )
-        session.deploy.ensure_namespace(_namespace_objects(target))
+    if namespace is None and not first_deploy:
+        raise ConfigError(
+            f"environment {profile.where} is not deployed (namespace {profile.namespace} "
+            f"does not exist); run `deployctl up {profile.name}` first"
+        )
     lock = DeployLock(cluster, profile.namespace, profile.name, action, reporter.info)
     try:
+        if namespace is None:
+            session.deploy.ensure_namespace(_namespace_objects(target))
         lock.acquire(wait=target.options.wait_lock)
     except Locked:
-        raise  # another deploy holds it: a namespace we both applied is its to use now
+        # Another deploy holds it: a namespace we both applied is its to use now.
+        session.deploy.keep_scaffolding()
+        raise
     except BaseException:
-        session.deploy.undo_scaffolding()
+        release(session, failed=True)
         raise
     session.lock = lock
     return session
@@ -401,7 +379,7 @@ def hold(
 
 def release(session: Session, failed: bool) -> None:
     """Give the lock back; after a failure, first remove what validation made and did
-    not keep (a namespace made for a first deploy's dry runs)."""
+    not keep (a namespace made for a first deploy's dry runs). The one place that does."""
     try:
         if failed:
             session.deploy.undo_scaffolding()

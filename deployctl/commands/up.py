@@ -27,7 +27,7 @@ def up(
     rendering.start_render(target.profile)  # while the cluster is being reached
 
     def work(session: Session) -> Result:
-        outcome = session.run("up")
+        outcome = session.run(Change("up", f"up of {session.profile.where}"))
         session.summary(outcome)
         return Result(outcome.status, outcome.document)
 
