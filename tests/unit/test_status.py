@@ -82,13 +82,8 @@ def test_the_pods_of_an_old_revision_are_not_the_workloads_problem() -> None:
 
 
 def test_a_selector_of_match_expressions_finds_the_workloads_pods() -> None:
-    web = deployment(
-        {
-            "matchExpressions": [
-                {"key": "app.kubernetes.io/name", "operator": "In", "values": ["web"]}
-            ]
-        }
-    )
+    name_is_web = {"key": "app.kubernetes.io/name", "operator": "In", "values": ["web"]}
+    web = deployment({"matchExpressions": [name_is_web]})
 
     shown = row(web, replica_set("a", "3"), pod("web-a-1", "a", "CrashLoopBackOff"))
 
