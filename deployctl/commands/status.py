@@ -1,5 +1,9 @@
 """`deployctl status`: every component's workloads — ready/desired, images, health,
-and why not — from one list per kind; `-w` follows until all are healthy."""
+and why not — from one list per kind; `-w` follows until all are healthy.
+
+A workload's pods are those `up` judges, picked by owner (`health.workload_pods`): the
+pods of a Deployment's old ReplicaSets, a failed rollout's still going away, are not its
+pods, and a selector's `matchExpressions` count as much as its `matchLabels`."""
 
 from __future__ import annotations
 
@@ -58,11 +62,10 @@ def look(target: Target, cluster: Cluster) -> Result:
     profile = target.profile
     current = releases.current_state(releases.history(cluster, profile.namespace, profile.name))
     workloads = [o for o in (current.objects if current else []) if o["kind"] in REPORTED_KINDS]
-    live = _live(cluster, profile.namespace, workloads)
-    pods, _ = cluster.list("v1", "Pod", profile.namespace)
+    live, owned_by = _read(cluster, profile.namespace, workloads)
     events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
     rows = [
-        _row(obj, live.get((obj["kind"], obj["metadata"]["name"])), pods, events)
+        _row(obj, live.get((obj["kind"], obj["metadata"]["name"])), owned_by, events)
         for obj in workloads
     ]
     unhealthy = any(row.pop("unhealthy") for row in rows)
@@ -77,16 +80,20 @@ def look(target: Target, cluster: Cluster) -> Result:
     return Result(status, document, present.format_status(document))
 
 
-def _live(cluster: Cluster, namespace: str, workloads: list[Obj]) -> dict[tuple[str, str], Obj]:
-    """One list per kind, not one read per object."""
-    found: dict[tuple[str, str], Obj] = {}
-    for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in workloads}):
-        items, _ = cluster.list(api_version, kind, namespace)
-        found.update({(kind, item["metadata"]["name"]): item for item in items})
-    return found
+def _read(
+    cluster: Cluster, namespace: str, workloads: list[Obj]
+) -> tuple[dict[tuple[str, str], Obj], health.OwnedBy]:
+    """The live workloads by (kind, name), and an owner index over them, the Pods and the
+    ReplicaSets (a Deployment's pods are its ReplicaSets'): one list per kind."""
+    kinds = {(o["apiVersion"], o["kind"]) for o in workloads} | {("v1", "Pod")}
+    if any(o["kind"] == "Deployment" for o in workloads):
+        kinds.add(("apps/v1", "ReplicaSet"))
+    listed = [item for kind in sorted(kinds) for item in cluster.list(*kind, namespace)[0]]
+    live = {(o["kind"], o["metadata"]["name"]): o for o in listed if o["kind"] in REPORTED_KINDS}
+    return live, health.index_by_owner(listed)
 
 
-def _row(obj: Obj, live: Obj | None, pods: list[Obj], events: list[Obj]) -> dict[str, Any]:
+def _row(obj: Obj, live: Obj | None, owned_by: health.OwnedBy, events: list[Obj]) -> dict[str, Any]:
     meta = obj["metadata"]
     component = (meta.get("labels") or {}).get(COMPONENT_LABEL, meta["name"])
     row: dict[str, Any] = {"component": component, "kind": obj["kind"], "name": meta["name"]}
@@ -96,12 +103,10 @@ def _row(obj: Obj, live: Obj | None, pods: list[Obj], events: list[Obj]) -> dict
         state = health.failed("missing")
     else:
         state = health.object_health(live)
-        spec = live.get("spec") or {}
         if counts := health.ready_count(live):
             row["ready"], row["desired"] = counts.ready, counts.desired
         row["images"] = [c["image"] for c in containers_of(live)]
-        selector = (spec.get("selector") or {}).get("matchLabels") or {}
-        mine = [p for p in pods if _matches(p, selector)]
+        mine = health.workload_pods(live, owned_by)
         problems += [p for pod in mine if (p := health.pod_problem(pod))]
         names = {p["metadata"]["name"] for p in mine} | {meta["name"]}
         recent = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
@@ -116,8 +121,3 @@ def _row(obj: Obj, live: Obj | None, pods: list[Obj], events: list[Obj]) -> dict
     row["problems"] = problems
     row["unhealthy"] = not state.healthy or any(not p.startswith("event ") for p in problems)
     return row
-
-
-def _matches(pod: Obj, selector: dict[str, str]) -> bool:
-    labels = pod["metadata"].get("labels") or {}
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
