@@ -64,8 +64,20 @@ def look(target: Target, cluster: Cluster) -> Result:
     workloads = [o for o in (current.objects if current else []) if o["kind"] in REPORTED_KINDS]
     live, owned_by = _read(cluster, profile.namespace, workloads)
     events, _ = cluster.list("v1", "Event", profile.namespace, field_selector="type=Warning")
+    now = cluster.server_now()  # the pods' stamps are the API server's: so is the grace
     rows = [
-        _row(obj, live.get((obj["kind"], obj["metadata"]["name"])), owned_by, events)
+        _row(
+            obj,
+            live.get((obj["kind"], obj["metadata"]["name"])),
+            owned_by,
+            events,
+            lambda pod, component: health.pod_problem(
+                pod,
+                now=now,
+                unschedulable_grace=profile.unschedulable_grace,
+                restarts_allowed=profile.restarts_for(component),
+            ),
+        )
         for obj in workloads
     ]
     unhealthy = any(row.pop("unhealthy") for row in rows)
@@ -93,7 +105,15 @@ def _read(
     return live, health.index_by_owner(listed)
 
 
-def _row(obj: Obj, live: Obj | None, owned_by: health.OwnedBy, events: list[Obj]) -> dict[str, Any]:
+def _row(
+    obj: Obj,
+    live: Obj | None,
+    owned_by: health.OwnedBy,
+    events: list[Obj],
+    problem_of: Callable[[Obj, str], str | None] = lambda pod, _component: health.pod_problem(pod),
+) -> dict[str, Any]:
+    """One workload's row. `problem_of(pod, component)`: a pod's problem, judged as `up`
+    judges it (the server's time, the profile's grace and restart allowance)."""
     meta = obj["metadata"]
     component = (meta.get("labels") or {}).get(COMPONENT_LABEL, meta["name"])
     row: dict[str, Any] = {"component": component, "kind": obj["kind"], "name": meta["name"]}
@@ -107,7 +127,7 @@ def _row(obj: Obj, live: Obj | None, owned_by: health.OwnedBy, events: list[Obj]
             row["ready"], row["desired"] = counts.ready, counts.desired
         row["images"] = [c["image"] for c in containers_of(live)]
         mine = health.workload_pods(live, owned_by)
-        problems += [p for pod in mine if (p := health.pod_problem(pod))]
+        problems += [p for pod in mine if (p := problem_of(pod, component))]
         names = {p["metadata"]["name"] for p in mine} | {meta["name"]}
         recent = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
         recent.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
