@@ -24,8 +24,9 @@ from deployctl.deploy.actions import Actions
 from deployctl.deploy.judge import Expectations, Verdict, judge
 from deployctl.deploy.live import fingerprint, object_key, record_key
 from deployctl.deploy.prepare import Change, Prepared
-from deployctl.deploy.scheduler import Scheduler, State
+from deployctl.deploy.scheduler import Scheduler
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
+from deployctl.model import ComponentState
 from deployctl.observe import ClusterView
 from deployctl.present import Reporter
 from deployctl.profile import Profile
@@ -37,7 +38,7 @@ TICK = 1.0  # seconds: time-based rules (unschedulable grace, timeouts) are judg
 @dataclass
 class ComponentResult:
     name: str
-    state: str = State.PENDING.value
+    state: str = ComponentState.PENDING.value
     message: str = ""
     details: list[str] = field(default_factory=list)
     started: float | None = None
@@ -52,7 +53,7 @@ class Executed:
 
     @property
     def healthy(self) -> bool:
-        return all(r.state == State.HEALTHY.value for r in self.results.values())
+        return all(r.state == ComponentState.HEALTHY.value for r in self.results.values())
 
 
 @dataclass
@@ -111,7 +112,7 @@ class Execution:
         self.results = {name: ComponentResult(name) for name in self.components}
         self.view = view or ClusterView(cluster, profile.namespace)
         self.monotonic = monotonic
-        self.waits: dict[str, Wait] = {}  # exactly the components in State.WAITING
+        self.waits: dict[str, Wait] = {}  # exactly the components in ComponentState.WAITING
         self.replacing: set[Future[None]] = set()  # stuck-pod replacements in flight
         self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
             queue.SimpleQueue()
@@ -197,7 +198,7 @@ class Execution:
                     self._judge(name, wait, pool, now)
             self._settle_stopped()
             for name in self.scheduler.startable():  # at once: dependencies just turned healthy
-                self._move(name, State.APPLYING)
+                self._move(name, ComponentState.APPLYING)
                 pool.submit(self._apply_component, name)
             if self.scheduler.done:
                 break
@@ -217,14 +218,14 @@ class Execution:
             if error is not None and not isinstance(error, KubeError):
                 raise error
             if error is not None:
-                self._move(name, State.FAILED, str(error))
+                self._move(name, ComponentState.FAILED, str(error))
             elif self.scheduler.stopping:
-                self._move(name, State.STOPPED, "stopped: another component failed")
+                self._move(name, ComponentState.STOPPED, "stopped: another component failed")
             else:
                 timeout = self.timeout or self.profile.timeout_for(name)
                 component = self.components[name]
                 self.waits[name] = Wait(component, timeout, self.monotonic() + timeout)
-                self._move(name, State.WAITING)
+                self._move(name, ComponentState.WAITING)
 
     def _finish_replacements(self, wait: bool = False) -> None:
         """Read the stuck-pod replacements that finished (all of them, with `wait`): one that
@@ -239,9 +240,9 @@ class Execution:
         if not self.scheduler.stopping:
             return
         for name in list(self.waits):
-            self._move(name, State.STOPPED, "stopped waiting: another component failed")
+            self._move(name, ComponentState.STOPPED, "stopped waiting: another component failed")
         for name, reason in self.scheduler.blocked().items():
-            self._report(name, State.NOT_STARTED, reason)
+            self._report(name, ComponentState.NOT_STARTED, reason)
 
     def _judge(self, name: str, wait: Wait, pool: ThreadPoolExecutor, now: float) -> None:
         moment = self.cluster.server_now()  # pods' and events' stamps are the server's
@@ -256,12 +257,16 @@ class Execution:
                     self.replacing.add(pool.submit(self.actions.replace_pod, pod, uid))
         waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
         if failed := next((v for v in verdicts if v.failed), None):
-            self._move(name, State.FAILED, f"{name}: {failed.message}", self._details(failed))
+            self._move(
+                name, ComponentState.FAILED, f"{name}: {failed.message}", self._details(failed)
+            )
         elif all(v.healthy for v in verdicts):
-            self._move(name, State.HEALTHY, "; ".join(v.message for v in verdicts if v.message))
+            self._move(
+                name, ComponentState.HEALTHY, "; ".join(v.message for v in verdicts if v.message)
+            )
         elif now >= wait.deadline:
             timeout = f"timed out after {wait.timeout:.0f} s"
-            self._move(name, State.FAILED, f"{name}: {timeout}: {waiting_on}")
+            self._move(name, ComponentState.FAILED, f"{name}: {timeout}: {waiting_on}")
         else:
             # Every judgement: the reporter says what is new, and that it still waits.
             result = self.results[name]
@@ -291,19 +296,19 @@ class Execution:
         )
 
     def _move(
-        self, name: str, state: State, message: str = "", details: list[str] | None = None
+        self, name: str, state: ComponentState, message: str = "", details: list[str] | None = None
     ) -> None:
         self.scheduler.move(name, state)
-        if state is not State.WAITING:
+        if state is not ComponentState.WAITING:
             self.waits.pop(name, None)
         self._report(name, state, message, details)
 
     def _report(
-        self, name: str, state: State, message: str = "", details: list[str] | None = None
+        self, name: str, state: ComponentState, message: str = "", details: list[str] | None = None
     ) -> None:
         result = self.results[name]
         now = self.monotonic()
-        if state is State.APPLYING:
+        if state is ComponentState.APPLYING:
             result.started = now
         if state.finished and result.started is not None:
             result.finished = now

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from deployctl.model import ComponentState as State
+from deployctl.model import ComponentState
 
 
 class Scheduler:
     def __init__(self, depends_on: Mapping[str, tuple[str, ...]]) -> None:
         self.depends_on = dict(depends_on)
-        self.state = {name: State.PENDING for name in depends_on}
+        self.state = {name: ComponentState.PENDING for name in depends_on}
         self.stopping = False
 
     def startable(self) -> list[str]:
@@ -26,13 +26,13 @@ class Scheduler:
         return sorted(
             name
             for name, state in self.state.items()
-            if state is State.PENDING
-            and all(self.state[d] is State.HEALTHY for d in self.depends_on[name])
+            if state is ComponentState.PENDING
+            and all(self.state[d] is ComponentState.HEALTHY for d in self.depends_on[name])
         )
 
-    def move(self, name: str, state: State) -> None:
+    def move(self, name: str, state: ComponentState) -> None:
         self.state[name] = state
-        if state is State.FAILED:
+        if state is ComponentState.FAILED:
             self.stopping = True
 
     def stop(self) -> None:
@@ -46,7 +46,7 @@ class Scheduler:
         while changed:  # a not-started component blocks its own dependents in turn
             changed = False
             for name, state in self.state.items():
-                if state is not State.PENDING:
+                if state is not ComponentState.PENDING:
                     continue
                 dead = [d for d in self.depends_on[name] if self.state[d] in _DEAD]
                 if dead:
@@ -55,16 +55,20 @@ class Scheduler:
                     reasons[name] = "not started: the deploy stopped"
                 else:
                     continue
-                self.state[name] = State.NOT_STARTED
+                self.state[name] = ComponentState.NOT_STARTED
                 changed = True
         return reasons
 
     def in_progress(self) -> list[str]:
-        return [n for n, s in self.state.items() if s in (State.APPLYING, State.WAITING)]
+        return [
+            n
+            for n, s in self.state.items()
+            if s in (ComponentState.APPLYING, ComponentState.WAITING)
+        ]
 
     @property
     def done(self) -> bool:
         return all(state.finished for state in self.state.values())
 
 
-_DEAD = (State.FAILED, State.NOT_STARTED, State.STOPPED)
+_DEAD = (ComponentState.FAILED, ComponentState.NOT_STARTED, ComponentState.STOPPED)

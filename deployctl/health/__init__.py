@@ -34,9 +34,9 @@ from .kinds import (
 )
 from .pods import FATAL_WAITING_REASONS, OwnedBy, is_ready, not_ready_reason, pod_problem
 from .status import (
+    HealthState,
     HealthStatus,
     Obj,
-    State,
     condition,
     current,
     failed,
@@ -50,12 +50,12 @@ __all__ = [
     "GENERATION_NOT_OBSERVED",
     "KINDS",
     "NO_OBSERVED_GENERATION",
+    "HealthState",
     "HealthStatus",
     "KindRules",
     "Obj",
     "OwnedBy",
     "Replicas",
-    "State",
     "condition",
     "crd_health",
     "current",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .status import (
+    HealthState,
     HealthStatus,
     Obj,
-    State,
     condition,
     current,
     described,
@@ -49,7 +49,7 @@ def check_service(obj: Obj) -> HealthStatus:
 
 def check_namespace(obj: Obj) -> HealthStatus:
     if status_of(obj).get("phase") == "Terminating":
-        return HealthStatus(State.TERMINATING, "namespace is terminating", "Terminating")
+        return HealthStatus(HealthState.TERMINATING, "namespace is terminating", "Terminating")
     return current()
 
 

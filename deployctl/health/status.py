@@ -15,7 +15,7 @@ from typing import Any
 Obj = dict[str, Any]
 
 
-class State(Enum):
+class HealthState(Enum):
     CURRENT = "Current"
     IN_PROGRESS = "InProgress"
     FAILED = "Failed"
@@ -24,33 +24,33 @@ class State(Enum):
 
 @dataclass(frozen=True)
 class HealthStatus:
-    state: State
+    state: HealthState
     message: str = ""  # what a user reads
     reason: str = ""  # a CamelCase cause for code to test, where one is known (kstatus's names)
 
     @property
     def healthy(self) -> bool:
-        return self.state is State.CURRENT
+        return self.state is HealthState.CURRENT
 
     @property
     def failed(self) -> bool:
-        return self.state is State.FAILED
+        return self.state is HealthState.FAILED
 
 
 def current(message: str = "", reason: str = "") -> HealthStatus:
-    return HealthStatus(State.CURRENT, message, reason)
+    return HealthStatus(HealthState.CURRENT, message, reason)
 
 
 def in_progress(message: str, reason: str = "") -> HealthStatus:
-    return HealthStatus(State.IN_PROGRESS, message, reason)
+    return HealthStatus(HealthState.IN_PROGRESS, message, reason)
 
 
 def failed(message: str, reason: str = "") -> HealthStatus:
-    return HealthStatus(State.FAILED, message, reason)
+    return HealthStatus(HealthState.FAILED, message, reason)
 
 
 def terminating(message: str) -> HealthStatus:
-    return HealthStatus(State.TERMINATING, message, "Terminating")
+    return HealthStatus(HealthState.TERMINATING, message, "Terminating")
 
 
 def meta_of(obj: Obj) -> Obj:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from deployctl.health import (
     GENERATION_NOT_OBSERVED,
     KINDS,
+    HealthState,
     Replicas,
-    State,
     deployment_health,
     index_by_owner,
     not_ready_reason,
@@ -32,9 +32,9 @@ def deployment(replicas=3, generation=2, **status) -> dict:
 
 
 def test_deployment_is_current_only_when_rollout_is_complete() -> None:
-    assert deployment_health(deployment()).state is State.CURRENT
-    assert deployment_health(deployment(generation=3)).state is State.IN_PROGRESS
-    assert deployment_health(deployment(updatedReplicas=2)).state is State.IN_PROGRESS
+    assert deployment_health(deployment()).state is HealthState.CURRENT
+    assert deployment_health(deployment(generation=3)).state is HealthState.IN_PROGRESS
+    assert deployment_health(deployment(updatedReplicas=2)).state is HealthState.IN_PROGRESS
     surplus = deployment()
     surplus["status"]["replicas"] = 4
     assert deployment_health(surplus).message.startswith("1 old")
@@ -44,8 +44,8 @@ def test_deployment_is_current_only_when_rollout_is_complete() -> None:
 def test_deployment_under_an_autoscaler_waits_for_min_replicas() -> None:
     new = deployment(replicas=1)
     new["status"].update(replicas=1, updatedReplicas=1, availableReplicas=1)
-    assert deployment_health(new, min_ready=3).state is State.IN_PROGRESS
-    assert deployment_health(deployment(), min_ready=3).state is State.CURRENT
+    assert deployment_health(new, min_ready=3).state is HealthState.IN_PROGRESS
+    assert deployment_health(deployment(), min_ready=3).state is HealthState.CURRENT
 
 
 def test_deployment_fails_on_progress_deadline_and_replica_failure() -> None:
@@ -68,7 +68,7 @@ def test_deployment_fails_on_progress_deadline_and_replica_failure() -> None:
             }
         ]
     )
-    assert deployment_health(stuck).state is State.FAILED
+    assert deployment_health(stuck).state is HealthState.FAILED
     assert deployment_health(forbidden).message == "FailedCreate: pods forbidden"
 
 
@@ -91,13 +91,13 @@ def statefulset(**status) -> dict:
 
 
 def test_statefulset_waits_for_ready_replicas_and_converged_revisions() -> None:
-    assert statefulset_health(statefulset()).state is State.CURRENT
+    assert statefulset_health(statefulset()).state is HealthState.CURRENT
     assert statefulset_health(statefulset(readyReplicas=2)).message == "2/3 ready"
     rolling = statefulset(updateRevision="b", updatedReplicas=1)
-    assert statefulset_health(rolling).state is State.IN_PROGRESS
+    assert statefulset_health(rolling).state is HealthState.IN_PROGRESS
     on_delete = statefulset(updateRevision="b")
     on_delete_obj = {**on_delete, "spec": {"replicas": 3, "updateStrategy": {"type": "OnDelete"}}}
-    assert statefulset_health(on_delete_obj).state is State.CURRENT
+    assert statefulset_health(on_delete_obj).state is HealthState.CURRENT
 
 
 def pod(*, waiting=None, scheduled=None, phase="Running") -> dict:
@@ -184,7 +184,7 @@ def test_not_ready_reason_says_what_is_missing() -> None:
 def test_objects_without_rules_are_current_unless_deleting() -> None:
     assert object_health({"kind": "ConfigMap", "metadata": {}}).healthy
     deleting = {"kind": "ConfigMap", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}
-    assert object_health(deleting).state is State.TERMINATING
+    assert object_health(deleting).state is HealthState.TERMINATING
     claim = {"kind": "PersistentVolumeClaim", "metadata": {}, "status": {"phase": "Pending"}}
     assert object_health(claim).healthy  # waits for its first consumer
 
@@ -200,18 +200,18 @@ def custom(*conditions, generation=1, observed=1, **metadata) -> dict:
 
 def test_custom_resources_follow_the_generic_rules() -> None:
     assert object_health(custom()).healthy  # no conditions to read: nothing to wait for
-    assert object_health(custom(generation=2)).state is State.IN_PROGRESS
+    assert object_health(custom(generation=2)).state is HealthState.IN_PROGRESS
     assert object_health(custom(generation=2)).reason == GENERATION_NOT_OBSERVED
     reconciling = {"type": "Reconciling", "status": "True", "reason": "Provisioning"}
     stalled = {"type": "Stalled", "status": "True", "reason": "NoQuota", "message": "out of disk"}
     not_ready = {"type": "Ready", "status": "False", "reason": "Booting"}
-    assert object_health(custom(reconciling)).state is State.IN_PROGRESS
+    assert object_health(custom(reconciling)).state is HealthState.IN_PROGRESS
     assert object_health(custom(stalled)).failed
     assert object_health(custom(stalled)).message == "NoQuota: out of disk"
     assert object_health(custom(not_ready)).message == "not Ready: Booting"
     assert object_health(custom({"type": "Ready", "status": "True"})).healthy
     deleting = custom(deletionTimestamp="2026-01-01T00:00:00Z")
-    assert object_health(deleting).state is State.TERMINATING
+    assert object_health(deleting).state is HealthState.TERMINATING
 
 
 def test_the_generic_rules_come_before_a_kinds_own() -> None:
@@ -219,7 +219,7 @@ def test_the_generic_rules_come_before_a_kinds_own() -> None:
     assert object_health(stalled).failed
     deleting = deployment()
     deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert deployment_health(deleting).state is State.TERMINATING
+    assert deployment_health(deleting).state is HealthState.TERMINATING
     # The judge skips a workload's pods while its spec is not observed: it reads "observe".
     assert "observe" in deployment_health(deployment(generation=3)).message
 
@@ -236,7 +236,7 @@ def test_kinds_are_looked_up_by_api_group_and_kind() -> None:
 def test_a_workload_without_spec_or_status_is_in_progress_not_an_error() -> None:
     for kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         bare = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"generation": 1}}
-        assert object_health(bare).state is State.IN_PROGRESS, kind
+        assert object_health(bare).state is HealthState.IN_PROGRESS, kind
 
 
 def test_deployment_waits_for_the_controllers_conditions() -> None:
@@ -244,11 +244,11 @@ def test_deployment_waits_for_the_controllers_conditions() -> None:
     updating = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}
     with_deadline = deployment(conditions=[updating])
     with_deadline["spec"]["progressDeadlineSeconds"] = 600
-    assert deployment_health(with_deadline).state is State.IN_PROGRESS
+    assert deployment_health(with_deadline).state is HealthState.IN_PROGRESS
     with_deadline["status"]["conditions"] = [done]
     assert deployment_health(with_deadline).healthy
     unavailable = deployment(conditions=[{"type": "Available", "status": "False"}])
-    assert deployment_health(unavailable).state is State.IN_PROGRESS
+    assert deployment_health(unavailable).state is HealthState.IN_PROGRESS
 
 
 def test_deployment_scaling_down_waits_for_the_surplus_to_go() -> None:
@@ -257,7 +257,7 @@ def test_deployment_scaling_down_waits_for_the_surplus_to_go() -> None:
 
 
 def test_statefulset_counts_current_and_surplus_replicas_and_an_autoscalers_minimum() -> None:
-    assert statefulset_health(statefulset(currentReplicas=2)).state is State.IN_PROGRESS
+    assert statefulset_health(statefulset(currentReplicas=2)).state is HealthState.IN_PROGRESS
     assert statefulset_health(statefulset(replicas=4)).message.startswith("1 surplus")
     assert statefulset_health(statefulset(), min_ready=5).message == "3/5 ready"
     assert object_health(statefulset(), min_ready=5).message == "3/5 ready"
@@ -284,7 +284,7 @@ def test_daemonset_waits_for_its_desired_count_and_every_pod_counted() -> None:
     assert object_health(daemonset()).message == "2/2 available"
     uncounted = daemonset()
     del uncounted["status"]["desiredNumberScheduled"]
-    assert object_health(uncounted).state is State.IN_PROGRESS
+    assert object_health(uncounted).state is HealthState.IN_PROGRESS
     assert object_health(daemonset(numberReady=1)).message == "1/2 ready"
     assert object_health(daemonset(updatedNumberScheduled=1)).message == "1/2 updated"
 
@@ -308,13 +308,13 @@ def test_a_job_is_done_when_complete_failed_when_failed_and_current_when_suspend
     assert object_health(failed).message == "BackoffLimitExceeded"
     suspended = job({"type": "Suspended", "status": "True"}, suspend=True)
     assert object_health(suspended).healthy
-    assert object_health(job(suspend=True)).state is State.IN_PROGRESS  # not suspended yet
+    assert object_health(job(suspend=True)).state is HealthState.IN_PROGRESS  # not suspended yet
 
 
 def test_claims_crds_and_load_balancers() -> None:
     unseen = {"kind": "PersistentVolumeClaim", "metadata": {}}
     lost = {"kind": "PersistentVolumeClaim", "metadata": {}, "status": {"phase": "Lost"}}
-    assert object_health(unseen).state is State.IN_PROGRESS
+    assert object_health(unseen).state is HealthState.IN_PROGRESS
     assert object_health(lost).failed
     names = {"type": "NamesAccepted", "status": "False", "reason": "ListKindConflict"}
     crd = {"kind": "CustomResourceDefinition", "metadata": {}, "status": {"conditions": [names]}}

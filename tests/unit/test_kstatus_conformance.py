@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from deployctl.health import State, object_health
+from deployctl.health import HealthState, object_health
 
 FIXTURES = Path(__file__).parent / "kstatus" / "fixtures.yaml"
 KSTATUS_FIXTURES = 57  # 53 in status_compute_test.go, 4 in core_test.go
 STRICTER = {
-    "podCompletedFailed": State.FAILED,  # a pod that ran and failed
-    "jobInProgress": State.IN_PROGRESS,  # a running Job is not done
-    "serviceLBok": State.IN_PROGRESS,  # a LoadBalancer without its address
+    "podCompletedFailed": HealthState.FAILED,  # a pod that ran and failed
+    "jobInProgress": HealthState.IN_PROGRESS,  # a running Job is not done
+    "serviceLBok": HealthState.IN_PROGRESS,  # a LoadBalancer without its address
 }
 CASES: list[dict[str, Any]] = yaml.safe_load(FIXTURES.read_text())
 
@@ -47,7 +47,7 @@ def test_deployctl_agrees_with_kstatus_unless_stricter_on_purpose(case: dict[str
     health = object_health(obj)
 
     assert health.state.value == case.get("deployctl", case["kstatus"]), health.message
-    if health.state is not State.CURRENT:
+    if health.state is not HealthState.CURRENT:
         assert health.message  # someone reads why it is not Current
 
 
@@ -55,7 +55,7 @@ def test_every_kstatus_fixture_is_ported_and_only_the_deliberate_exceptions_diff
     names = [case["name"] for case in CASES]
     assert len(names) == len(set(names)) == KSTATUS_FIXTURES
     exceptions = {case["name"]: case for case in CASES if "deployctl" in case}
-    assert {name: State(case["deployctl"]) for name, case in exceptions.items()} == STRICTER
+    assert {name: HealthState(case["deployctl"]) for name, case in exceptions.items()} == STRICTER
     for case in exceptions.values():
         assert case["deployctl"] != case["kstatus"] and case["why"].strip()
     agreeing = KSTATUS_FIXTURES - len(exceptions)
