@@ -25,7 +25,14 @@ from deployctl.deploy.actions import Actions
 from deployctl.deploy.carryover import inventory, pin_key
 from deployctl.deploy.execute import ComponentResult, Executed, Execution
 from deployctl.deploy.live import Obj, object_key
-from deployctl.deploy.prepare import Change, Options, Prepared, Validation, identify, normalized
+from deployctl.deploy.prepare import (
+    ObjectChange,
+    Options,
+    Prepared,
+    Validation,
+    identify,
+    normalized,
+)
 from deployctl.deploy.scaffold import Scaffold
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus
 from deployctl.kube import Cluster
@@ -33,11 +40,11 @@ from deployctl.present import Reporter
 from deployctl.profile import Profile
 
 __all__ = [
-    "Change",
     "ComponentResult",
     "Deploy",
     "DeployFailed",
     "Executed",
+    "ObjectChange",
     "Options",
     "Prepared",
     "connect",

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from deployctl.deploy.live import Key, object_key
-from deployctl.deploy.prepare import Change
+from deployctl.deploy.prepare import ObjectChange
 from deployctl.deploy.removal import Remover
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError, ref
+from deployctl.model import ChangeAction
 from deployctl.present import Reporter
 
 Obj = dict[str, Any]
@@ -55,8 +56,8 @@ class Actions:
         """Refuse every later write (applies still queued on the pool included)."""
         self._halted.set()
 
-    def apply(self, change: Change) -> None:
-        if change.action in ("unchanged", "unknown"):
+    def apply(self, change: ObjectChange) -> None:
+        if change.action in (ChangeAction.UNCHANGED, ChangeAction.UNKNOWN):
             return
         self.guard()
         result = self.cluster.apply(change.obj, force=change.force)

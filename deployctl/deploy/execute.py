@@ -23,10 +23,10 @@ from deployctl import plan
 from deployctl.deploy.actions import Actions
 from deployctl.deploy.judge import Expectations, Verdict, judge
 from deployctl.deploy.live import fingerprint, object_key, record_key
-from deployctl.deploy.prepare import Change, Prepared
+from deployctl.deploy.prepare import ObjectChange, Prepared
 from deployctl.deploy.scheduler import Scheduler
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
-from deployctl.model import ComponentState
+from deployctl.model import ChangeAction, ComponentState
 from deployctl.observe import ClusterView
 from deployctl.present import Reporter
 from deployctl.profile import Profile
@@ -166,10 +166,10 @@ class Execution:
         error: BaseException | None = None
         try:
             for obj in component.objects:
-                change: Change = self.changes[object_key(obj)]
+                change: ObjectChange = self.changes[object_key(obj)]
                 self.actions.apply(change)
                 hpa = _autoscaler_for(obj, component.objects)
-                if change.action == "create" and hpa is not None:
+                if change.action == ChangeAction.CREATE and hpa is not None:
                     self.actions.bootstrap_replicas(obj, hpa)
         except BaseException as caught:  # handed to the loop, which decides
             error = caught
@@ -344,7 +344,7 @@ class Execution:
         for change in self.prepared.changes:
             obj = change.obj
             applied = object_key(obj) in self.actions.applied
-            if not applied and change.action != "unchanged":
+            if not applied and change.action != ChangeAction.UNCHANGED:
                 continue  # never reached (its component did not start): not known to match
             name = obj["metadata"]["name"]
             live = (

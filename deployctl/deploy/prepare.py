@@ -30,6 +30,7 @@ from deployctl.deploy.removal import prune_groups
 from deployctl.deploy.scaffold import Scaffold
 from deployctl.errors import ConfigError
 from deployctl.kube import IN_FLIGHT, ApplyConflict, Cluster, Invalid, NotServed, ref
+from deployctl.model import ChangeAction
 from deployctl.profile import Profile
 
 ENV_LABEL = model.ENV_LABEL
@@ -49,9 +50,9 @@ class Options:
 
 
 @dataclass
-class Change:
+class ObjectChange:
     obj: Obj
-    action: str  # create | update | unchanged | unknown (a Secret whose values were not given)
+    action: ChangeAction  # UNKNOWN: a Secret whose values were not given, in a read-only run
     live: Obj | None = None
     dry_run: Obj | None = None
     force: bool = False  # take the fields back: adopted, --force-conflicts, or drift
@@ -65,7 +66,7 @@ class Change:
 class Prepared:
     objects: list[Obj]
     plan: plan.Plan
-    changes: list[Change]
+    changes: list[ObjectChange]
     # What to prune, in the groups it is deleted in, one after another (removal.py).
     prune_groups: list[list[Obj]]
     previous: releases.Revision | None  # the newest deployed revision (pins come from it)
@@ -84,7 +85,8 @@ class Prepared:
 
     @property
     def changed(self) -> bool:
-        return bool(self.prune) or any(c.action in ("create", "update") for c in self.changes)
+        writes = (ChangeAction.CREATE, ChangeAction.UPDATE)
+        return bool(self.prune) or any(c.action in writes for c in self.changes)
 
 
 def identify(obj: Obj, environment: str) -> Obj:
@@ -239,17 +241,18 @@ class Validation:
         recorded: dict[Key, Obj],
         fingerprints: dict[str, str],
         checkable: Callable[[Obj], bool],
-    ) -> tuple[list[Change], list[Change]]:
+    ) -> tuple[list[ObjectChange], list[ObjectChange]]:
         """A change for every object, and the changes to dry-run: all that can be
         checked, but those nothing can have changed since the last deploy."""
-        changes: list[Change] = []
-        to_check: list[Change] = []
+        changes: list[ObjectChange] = []
+        to_check: list[ObjectChange] = []
         for obj in ordered:
             key = object_key(obj)
             current_live = live.get(obj)
             # Unchanged since the last deploy, and nobody wrote it since: nothing to check.
             same = recorded.get(key) == obj
-            change = Change(obj, "create" if current_live is None else "unchanged", current_live)
+            action = ChangeAction.CREATE if current_live is None else ChangeAction.UNCHANGED
+            change = ObjectChange(obj, action, current_live)
             change.force = self.options.force_conflicts or key in self.adopted or same
             changes.append(change)
             if (
@@ -261,16 +264,16 @@ class Validation:
             if checkable(obj):
                 to_check.append(change)
             elif current_live is not None:
-                change.action = "unknown"  # a Secret whose values were not given: not judged
+                change.action = ChangeAction.UNKNOWN  # a Secret whose values were not given
         return changes, to_check
 
-    def _judge_dry_runs(self, checked: list[Change], recorded: dict[Key, Obj]) -> None:
+    def _judge_dry_runs(self, checked: list[ObjectChange], recorded: dict[Key, Obj]) -> None:
         """An existing object whose dry run differs from it is an update; say so when
         the difference was written outside deployctl since the last deploy."""
         for change in checked:
             if change.live is not None:
                 same = normalized(change.dry_run) == normalized(change.live)
-                change.action = "unchanged" if same else "update"
+                change.action = ChangeAction.UNCHANGED if same else ChangeAction.UPDATE
                 if not same and recorded.get(object_key(change.obj)) == change.obj:
                     self.say(
                         f"{change.ref} was changed outside deployctl since the last deploy; "
@@ -341,10 +344,10 @@ class Validation:
                 )
             self.adopted.add(object_key(obj))  # taking it over means taking its fields too
 
-    def _dry_run(self, changes: list[Change]) -> None:
+    def _dry_run(self, changes: list[ObjectChange]) -> None:
         """A server-side dry run of each change, concurrently; every problem is exit 2."""
 
-        def check(change: Change) -> str | None:
+        def check(change: ObjectChange) -> str | None:
             obj = change.obj
             try:
                 self.cluster.take_warnings()

@@ -17,7 +17,8 @@ import pytest
 from deployctl import plan
 from deployctl.deploy import execute
 from deployctl.deploy.execute import Execution
-from deployctl.deploy.prepare import Change, Prepared
+from deployctl.deploy.prepare import ObjectChange, Prepared
+from deployctl.model import ChangeAction
 from deployctl.model import ComponentState as State
 
 Obj = dict[str, Any]
@@ -147,7 +148,7 @@ class Actions:
         self.replaced: set[str] = set()
         self.applied: dict[Any, Obj] = {}
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: ObjectChange) -> None:
         name = change.obj["metadata"]["name"]
         self.applied_at[name] = self.script.t
         if change.obj["kind"] == "Deployment":
@@ -213,7 +214,7 @@ def run(
     prepared = Prepared(
         objects,
         plan.build_plan(objects, order),
-        [Change(obj, "create") for obj in objects],
+        [ObjectChange(obj, ChangeAction.CREATE) for obj in objects],
         [],
         None,
     )
