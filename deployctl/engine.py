@@ -10,6 +10,7 @@ The work is split by job, in `deployctl.deploy`:
 - `scheduler`: the dependency graph as a small state machine;
 - `judge`: a pure verdict on one workload from the watch caches;
 - `actions`: the writes (apply, initial replicas, stuck pods, prune);
+- `removal`: deleting in reverse dependency order, each group gone before the next;
 - `execute`: the one loop that drives them.
 
 `Deploy` ties them to one cluster, profile and reporter for the commands.
