@@ -44,8 +44,8 @@ class LockLost(DeployctlError):
     exit_status = ExitStatus.FAILED
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def identity(action: str) -> str:
@@ -128,7 +128,7 @@ class DeployLock:
 
     def _create(self) -> bool:
         """False when a Lease exists already (maybe our own, created by a lost answer)."""
-        body = self._body(transitions=0, acquire=_now())
+        body = self._body(transitions=0, acquire=self._now())
         try:
             lease = self.cluster.create(body)
         except KubeError as error:
@@ -141,7 +141,7 @@ class DeployLock:
     def _take(self, lease: Obj) -> bool:
         """False when the Lease moved meanwhile (maybe by our own write, answer lost)."""
         count = (lease.get("spec") or {}).get("leaseTransitions") or 0
-        body = self._body(transitions=count + 1, acquire=_now())
+        body = self._body(transitions=count + 1, acquire=self._now())
         body["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
         try:
             taken = self.cluster.replace(body)
@@ -170,7 +170,7 @@ class DeployLock:
                 "holderIdentity": self.holder,
                 "leaseDurationSeconds": self.duration,
                 "acquireTime": acquire,
-                "renewTime": _now(),
+                "renewTime": self._now(),
                 "leaseTransitions": transitions,
             },
         }
@@ -203,7 +203,7 @@ class DeployLock:
         its own first write as a conflict; the Lease then still names us.
         """
         body = dict(self.lease or {})
-        body["spec"] = {**body["spec"], "renewTime": _now()}
+        body["spec"] = {**body["spec"], "renewTime": self._now()}
         sent = time.monotonic()  # fresh from when it was stamped, not from when it landed
         try:
             renewed = self.cluster.replace(body)
@@ -232,6 +232,10 @@ class DeployLock:
                 f"lost the deploy lock {self.name} (could not renew it); stopped writing — "
                 "check the environment with `deployctl status`"
             )
+
+    def _now(self) -> str:
+        """Acquire and renew times on the API server's clock, as every waiter judges them."""
+        return _stamp(self.cluster.server_now())
 
     def release(self) -> None:
         """Delete the Lease while it is ours; one that cannot be is said, never raised."""

@@ -204,9 +204,15 @@ def deployctl(
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-def start(cluster, project: Path, *args: str, kubeconfig: Path | None = None) -> subprocess.Popen:
+def start(
+    cluster,
+    project: Path,
+    *args: str,
+    kubeconfig: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
     """The CLI as `deployctl` runs it, left running: for what happens meanwhile."""
-    command, full_env = _cli(cluster, project, args, None, kubeconfig)
+    command, full_env = _cli(cluster, project, args, env, kubeconfig)
     return subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,

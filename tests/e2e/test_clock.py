@@ -12,11 +12,12 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from kubetest import Kube
-from projects import Project, deployctl, deployment, service, statefulset
+from projects import Project, deployctl, deployment, service, start, statefulset
 
 pytestmark = pytest.mark.sandbox_only  # deployctl's clock, not the cluster's: one provider does
 
@@ -140,3 +141,26 @@ def test_a_quota_that_refuses_a_statefulsets_pods_fails_fast_whatever_this_machi
     db = result.report["components"]["db"]
     assert "FailedCreate" in db["message"] and "exceeded quota" in db["message"], db["message"]
     assert "timed out" not in db["message"]
+
+
+def test_the_lock_is_stamped_on_the_servers_clock(project, kube, cluster, image, skewed):
+    project.write(
+        [service("db", headless=True), statefulset("db", image("v1"), delay="6s", claim=False)],
+        {"db": []},
+    )
+    running = start(cluster, project.root, "up", "test", env=skewed)
+    try:
+        (lease,) = kube.wait_for(
+            "coordination.k8s.io/v1", "Lease", lambda leases: len(leases) == 1, timeout=60
+        )
+    finally:
+        _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 0, stderr
+    # creationTimestamp is the API server's own stamp: the holder's agree with it.
+    created = when(lease["metadata"]["creationTimestamp"])
+    for stamp in ("acquireTime", "renewTime"):
+        assert abs((when(lease["spec"][stamp]) - created).total_seconds()) < 3, lease["spec"]
+
+
+def when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

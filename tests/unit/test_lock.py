@@ -31,6 +31,9 @@ class Leases:
     def server_time(self):
         return self.now
 
+    def server_now(self):
+        return self.now or NOW
+
     def get(self, api_version, kind, name, namespace=None):
         return copy.deepcopy(self.lease)
 
