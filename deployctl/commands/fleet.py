@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from deployctl import render as rendering
@@ -35,6 +36,40 @@ from deployctl.kube import Cluster
 from deployctl.kube.errors import Unreachable
 from deployctl.present import Reporter
 from deployctl.profile import ClusterSpec
+
+
+class ClusterResult(StrEnum):
+    """How one cluster's part of the run ended, as its report says it.
+
+    Declared from the best to the worst: that order is its `severity`, never the
+    strings' alphabetical one.
+    """
+
+    UNCHANGED = "unchanged"  # nothing to do there
+    SKIPPED = "skipped"  # unreachable, left out (--skip-unreachable)
+    DEPLOYED = "deployed"
+    DOWN = "down"
+    UNTOUCHED = "untouched"  # a failure elsewhere stopped the run before its stage
+    ROLLED_BACK = "rolled-back"  # failed (or undone by --all-or-nothing), then restored
+    FAILED = "failed"  # failed, and left as it is
+    NOT_RESTORED = "not-restored"  # failed, and restoring it failed too
+
+    @property
+    def severity(self) -> int:
+        return list(ClusterResult).index(self)
+
+    @property
+    def failure(self) -> bool:
+        return self.severity >= ClusterResult.ROLLED_BACK.severity
+
+
+def overall(results: Iterable[ClusterResult], done: ClusterResult) -> ClusterResult:
+    """Pure: the environment's result. not-restored where any cluster is, failed where any
+    other failed, else `done`."""
+    worst = max(results, key=lambda result: result.severity, default=done)
+    if worst is ClusterResult.NOT_RESTORED:
+        return worst
+    return ClusterResult.FAILED if worst.failure else done
 
 
 class ClusterFailed(DeployctlError):
@@ -59,7 +94,7 @@ class Leg:
     change: Change | None = None
     checked: Checked | None = None
     outcome: Outcome | None = None
-    result: str = "untouched"
+    result: ClusterResult = ClusterResult.UNTOUCHED
     status: ExitStatus = ExitStatus.OK
     note: str = ""
     document: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +109,7 @@ class Leg:
 
     def skip(self, error: Unreachable, reporter: Reporter) -> None:
         """--skip-unreachable: left out, and said so."""
-        self.result, self.note = "skipped", f"unreachable: {error}"
+        self.result, self.note = ClusterResult.SKIPPED, f"unreachable: {error}"
         reporter.info(f"{self.name}: skipped (--skip-unreachable): {error}")
 
     def report(self) -> dict[str, Any]:
@@ -160,7 +195,7 @@ class Fleet:
 
     @property
     def reached(self) -> list[Leg]:
-        return [leg for leg in self.legs if leg.result != "skipped"]
+        return [leg for leg in self.legs if leg.result is not ClusterResult.SKIPPED]
 
     def open(self, *, first_deploy: bool = False) -> None:
         """Reach every cluster, then validate the inputs of and lock each; any failure
@@ -214,7 +249,7 @@ class Fleet:
             assert leg.session is not None
             leg.change = plan(leg.session)
             if leg.change is None:
-                leg.result = "unchanged"
+                leg.result = ClusterResult.UNCHANGED
                 return
             leg.checked = leg.session.check(leg.change)
 
@@ -264,10 +299,10 @@ def deploy(
             reporter.info(f"stage {stage[0].spec.stage}: {numbers}")
             for name, error in in_parallel(active, _apply, fleet.stop).items():
                 leg = next(leg for leg in active if leg.name == name)  # a defect, not a verdict
-                leg.result, leg.status = "failed", ExitStatus.FAILED
+                leg.result, leg.status = ClusterResult.FAILED, ExitStatus.FAILED
                 leg.note = f"{type(error).__name__}: {error}"
                 reporter.info(f"{name}: failed unexpectedly: {leg.note}")
-            failed = [leg for leg in active if leg.result != "deployed"]
+            failed = [leg for leg in active if leg.result is not ClusterResult.DEPLOYED]
             if failed:
                 _undo(fleet, failed, no_rollback, all_or_nothing)
                 break
@@ -281,14 +316,14 @@ def _apply(leg: Leg) -> None:
     try:
         leg.outcome = leg.session.apply(leg.change, leg.checked)
     except DeployctlError as error:
-        leg.result, leg.status, leg.note = "failed", error.exit_status, str(error)
+        leg.result, leg.status, leg.note = ClusterResult.FAILED, error.exit_status, str(error)
         if error.exit_status == ExitStatus.NOTHING_CHANGED:
             leg.status = ExitStatus.FAILED  # other clusters may have changed already
         if leg.session.recorded is not None:  # it failed after writing: restore from it
             leg.outcome = Outcome(ExitStatus.FAILED, {"result": "failed"}, {}, leg.session.recorded)
         return
     leg.document = {**leg.outcome.document, **leg.change.report}
-    leg.result = leg.document["result"]
+    leg.result = ClusterResult(leg.document["result"])
     leg.status = leg.outcome.status
     if leg.outcome.status != ExitStatus.OK:
         leg.note = leg.outcome.failure
@@ -312,18 +347,18 @@ def _undo(fleet: Fleet, failed: list[Leg], no_rollback: bool, all_or_nothing: bo
         if leg.change.previous is None:
             leg.note += "; no earlier revision to restore: left as it is"
             return
-        healthy = leg.result == "deployed"
+        healthy = leg.result is ClusterResult.DEPLOYED
         reason = f"undone because {names} failed (--all-or-nothing)" if healthy else leg.note
         restored = restore(leg.session, leg.outcome, leg.change, reason)
         leg.document = restored.document
-        leg.result = restored.document["result"]
+        leg.result = ClusterResult(restored.document["result"])
         leg.status = max(leg.status, restored.status, ExitStatus.FAILED)
         if healthy:
             leg.note = reason
 
     for name, error in in_parallel(undo, one, fleet.stop).items():
         leg = next(leg for leg in undo if leg.name == name)
-        leg.result, leg.status = "not-restored", ExitStatus.NOT_RESTORED
+        leg.result, leg.status = ClusterResult.NOT_RESTORED, ExitStatus.NOT_RESTORED
         leg.note = str(error)
 
 
@@ -338,20 +373,17 @@ def _restorable(leg: Leg) -> bool:
     return leg.outcome is not None
 
 
-def _report(fleet: Fleet, action: str, done: str = "deployed") -> Result:
+def _report(fleet: Fleet, action: str, done: ClusterResult = ClusterResult.DEPLOYED) -> Result:
     worst = max((leg.status for leg in fleet.legs), default=ExitStatus.OK)
-    results = {leg.result for leg in fleet.legs}
-    overall = "failed" if worst != ExitStatus.OK else done
-    if "not-restored" in results:
-        overall = "not-restored"
-    kept = [leg.name for leg in fleet.legs if leg.result == "deployed"]
-    if worst != ExitStatus.OK:
-        untouched = [leg.name for leg in fleet.legs if leg.result == "untouched"]
+    result = overall((leg.result for leg in fleet.legs), done)
+    kept = [leg.name for leg in fleet.legs if leg.result is ClusterResult.DEPLOYED]
+    if result is not done:
+        untouched = [leg.name for leg in fleet.legs if leg.result is ClusterResult.UNTOUCHED]
         summary = f"{action} of {fleet.target.profile.name} failed"
         summary += "; " + "; ".join(
             f"{leg.name} {leg.result}" + (f": {leg.note}" if leg.note else "")
             for leg in fleet.legs
-            if leg.result not in (done, "untouched", "unchanged")
+            if leg.result not in (done, ClusterResult.UNTOUCHED, ClusterResult.UNCHANGED)
         )
         if kept:
             summary += f"; kept the new version: {', '.join(kept)}"
@@ -366,7 +398,7 @@ def _report(fleet: Fleet, action: str, done: str = "deployed") -> Result:
     document = {
         "environment": fleet.target.profile.name,
         "action": action,
-        "result": overall,
+        "result": result,
         "stages": [[leg.name for leg in stage] for stage in stages(fleet.legs)],
         "clusters": {leg.name: leg.report() for leg in fleet.legs},
     }
@@ -381,17 +413,18 @@ def down(target: Target, reporter: Reporter, take_down: Callable[[Session], Resu
     def one(leg: Leg) -> None:
         assert leg.session is not None
         result = take_down(leg.session)
-        leg.result, leg.status, leg.document = "down", result.status, result.document
+        leg.result, leg.status, leg.document = ClusterResult.DOWN, result.status, result.document
 
     def work() -> Result:
         for stage in reversed(stages(fleet.reached)):
             errors = in_parallel(stage, one, fleet.stop)
             for leg in stage:
                 if error := errors.get(leg.name):
-                    leg.result, leg.status, leg.note = "failed", ExitStatus.FAILED, str(error)
+                    leg.result, leg.status = ClusterResult.FAILED, ExitStatus.FAILED
+                    leg.note = str(error)
             if errors:
                 break
-        return _report(fleet, "down", done="down")
+        return _report(fleet, "down", done=ClusterResult.DOWN)
 
     return fleet.run(work)
 

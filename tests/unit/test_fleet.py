@@ -193,6 +193,20 @@ def test_flags_for_several_clusters_are_refused_on_one(project: Path) -> None:
     fleet.refuse_flags(single, no_rollback=False)  # not given: fine
 
 
+def test_the_environment_result_is_its_worst_clusters_by_severity_not_by_name() -> None:
+    result = fleet.ClusterResult
+    done = result.DEPLOYED
+
+    assert fleet.overall([result.DEPLOYED, result.UNCHANGED, result.SKIPPED], done) == "deployed"
+    assert fleet.overall([], result.DOWN) == "down"
+    # "failed" sorts before "untouched" by name; by severity it is the worse.
+    assert fleet.overall([result.UNTOUCHED, result.FAILED], done) == "failed"
+    assert fleet.overall([result.DEPLOYED, result.ROLLED_BACK], done) == "failed"
+    assert fleet.overall([result.NOT_RESTORED, result.FAILED], done) == "not-restored"
+    failures = [r for r in result if r.failure]
+    assert failures == [result.ROLLED_BACK, result.FAILED, result.NOT_RESTORED]
+
+
 def test_the_combined_text_never_shows_one_number_for_differing_revisions() -> None:
     document = {
         "environment": "prod",

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from deployctl.cluster import kind, versions
+from deployctl.cluster.kind import binary, nodeimage, sysctls
 from deployctl.errors import ClusterError
 
 # CapBnd of a root shell on an ordinary host (all 41 caps), and of this CI machine's
@@ -110,8 +111,29 @@ def test_the_node_image_tag_follows_its_inputs(monkeypatch):
     monkeypatch.setattr(versions, "COREDNS", "v1.12.2")
     assert kind.built_node_image() != first
     monkeypatch.undo()
-    monkeypatch.setattr(kind, "UNPRIVILEGED_NODE_FLAGS", (*kind.UNPRIVILEGED_NODE_FLAGS, "--x"))
+    monkeypatch.setattr(binary, "UNPRIVILEGED_NODE_FLAGS", (*binary.UNPRIVILEGED_NODE_FLAGS, "--x"))
     assert kind.built_node_image() != first
+
+
+def test_the_node_image_tag_is_computed_as_before(monkeypatch):
+    """The same inputs give the same tag as kind.py gave before its split: no rebuild."""
+    for name in (
+        "KUBERNETES",
+        "ETCD",
+        "KIND",
+        "KIND_NODE_DEBIAN",
+        "COREDNS",
+        "PAUSE",
+        "CNI_PLUGINS",
+        "LOCAL_PATH_PROVISIONER",
+    ):
+        monkeypatch.setattr(versions, name, f"v-{name.lower()}")
+    monkeypatch.setattr(nodeimage, "RECIPE", 7)
+    monkeypatch.setattr(nodeimage, "DEBIAN_PACKAGES", "systemd,containerd")
+    monkeypatch.setattr(binary, "UNPRIVILEGED_NODE_FLAGS", ("--cap-add=ALL", "--device=/dev/kmsg"))
+    monkeypatch.setattr(nodeimage, "_node_file", lambda name: f"contents of {name}\n".encode())
+
+    assert kind.built_node_image() == "deployctl.local/kind-node:v-kubernetes-acd0f095c188"
 
 
 def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatch):
@@ -119,15 +141,15 @@ def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatc
     for key, value in {"vm/overcommit_memory": "0", "kernel/panic": "0"}.items():
         (proc / key).parent.mkdir(parents=True, exist_ok=True)
         (proc / key).write_text(f"{value}\n")
-    monkeypatch.setattr(kind, "PROC_SYS", proc)
+    monkeypatch.setattr(sysctls, "PROC_SYS", proc)
     monkeypatch.setenv("DEPLOYCTL_CACHE_DIR", str(tmp_path / "cache"))
     said = []
 
-    kind._record_host_sysctls()
+    sysctls.record_host_sysctls()
     (proc / "vm/overcommit_memory").write_text("1\n")  # as kubelet does
     (proc / "kernel/panic").write_text("10\n")
-    kind._record_host_sysctls()  # a second cluster: the first one's record stands
-    kind._restore_host_sysctls(said.append)
+    sysctls.record_host_sysctls()  # a second cluster: the first one's record stands
+    sysctls.restore_host_sysctls(said.append)
 
     assert (proc / "vm/overcommit_memory").read_text().strip() == "0"
     assert (proc / "kernel/panic").read_text().strip() == "0"
@@ -135,5 +157,5 @@ def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatc
         "restored the host's vm.overcommit_memory to 0",
         "restored the host's kernel.panic to 0",
     ]
-    kind._restore_host_sysctls(said.append)  # once only: nothing recorded any more
+    sysctls.restore_host_sysctls(said.append)  # once only: nothing recorded any more
     assert len(said) == 2
