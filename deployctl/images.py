@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from deployctl.errors import ConfigError
+from deployctl.model import Obj
 from deployctl.plan import containers_of
-
-Obj = dict[str, Any]
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 REFERENCE = re.compile(

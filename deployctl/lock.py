@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from deployctl import model
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError
+from deployctl.model import Obj
 from deployctl.releases import user_at_host
 
 DURATION = 15
@@ -31,7 +31,6 @@ RENEW = 5
 SKEW = 2  # seconds a renewTime may run ahead of the server's clock and still be judged by it
 # Leases this process could not release: an interrupted run must not say "lock released".
 UNRELEASED: set[str] = set()
-Obj = dict[str, Any]
 
 
 class Locked(DeployctlError):

@@ -19,11 +19,10 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from deployctl.kube import Cluster, Gone, KubeError
+from deployctl.model import Obj
 
-Obj = dict[str, Any]
 Kind = tuple[str, str]
 WATCH_SECONDS = 60
 EVENT = ("v1", "Event")

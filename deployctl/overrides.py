@@ -5,13 +5,12 @@ Pure, no I/O."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from deployctl import images as imaging
 from deployctl.errors import ConfigError
+from deployctl.model import Obj
 from deployctl.plan import component_objects, containers_of
 
-Obj = dict[str, Any]
 SCALED_KINDS = ("Deployment", "StatefulSet")
 
 

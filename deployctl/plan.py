@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from deployctl.errors import ConfigError
-from deployctl.model import COMPONENT_LABEL
-
-Obj = dict[str, Any]
+from deployctl.model import COMPONENT_LABEL, Obj
 
 # Applied before any workload, in this order (kubectl/Helm install order, abridged).
 FOUNDATION_KINDS = (

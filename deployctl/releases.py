@@ -17,7 +17,6 @@ import json
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster
@@ -28,11 +27,11 @@ from deployctl.model import (
     RECORD_LABEL,
     RESULT_LABEL,
     REVISION_LABEL,
+    Obj,
     RevisionResult,
 )
 from deployctl.plan import component_objects, component_of, containers_of
 
-Obj = dict[str, Any]
 KEEP = 10
 
 

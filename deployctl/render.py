@@ -17,15 +17,14 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from deployctl import model, overrides, rendercache, secrets
 from deployctl.errors import ConfigError
+from deployctl.model import Obj
 from deployctl.profile import Profile, Source
 
-Obj = dict[str, Any]
 COMPONENT_LABEL = model.COMPONENT_LABEL
 
 

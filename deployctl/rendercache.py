@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-Obj = dict[str, Any]
+from deployctl.model import Obj
+
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 PLUGIN_KEYS = ("generators", "transformers", "validators", "helmCharts", "helmGlobals")
 KEPT = 20  # entries; the oldest go

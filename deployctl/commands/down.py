@@ -6,8 +6,6 @@ Secret values (kept volumes must still match them), unless asked otherwise.
 
 from __future__ import annotations
 
-from typing import Any
-
 from deployctl import plan as plans
 from deployctl import releases
 from deployctl.commands import Result, fleet
@@ -16,10 +14,8 @@ from deployctl.commands.target import Target
 from deployctl.deploy.removal import Remover
 from deployctl.engine import DeployFailed, inventory, object_key
 from deployctl.errors import DeployctlError, ExitStatus
-from deployctl.model import GENERATED_ANNOTATION, KEPT_KINDS, ref
+from deployctl.model import GENERATED_ANNOTATION, KEPT_KINDS, Obj, ref
 from deployctl.present import Reporter
-
-Obj = dict[str, Any]
 
 
 def removable(obj: Obj) -> bool:

@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from deployctl import releases
 from deployctl.commands import Result
 from deployctl.commands.session import Change, Outcome, Session
 from deployctl.errors import DeployctlError, ExitStatus
-from deployctl.model import ObjectRef
+from deployctl.model import Obj, ObjectRef
 from deployctl.plan import containers_of
-
-Obj = dict[str, Any]
 
 
 class NotRestored(DeployctlError):

@@ -4,17 +4,15 @@ whole environment or of one component."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from deployctl import releases
 from deployctl.commands import Result, fleet
 from deployctl.commands.session import Change, Outcome, Session, locked
 from deployctl.commands.target import Target
 from deployctl.errors import ConfigError, ExitStatus
-from deployctl.model import ComponentState
+from deployctl.model import ComponentState, Obj
 from deployctl.present import Reporter
 
-Obj = dict[str, Any]
 Pins = dict[str, dict[str, str]]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 from deployctl import images, releases
 from deployctl.commands import Result, fleet
@@ -14,10 +13,9 @@ from deployctl.commands.session import Change, Session, locked
 from deployctl.commands.target import Target
 from deployctl.engine import pin_key
 from deployctl.errors import ConfigError, ExitStatus
+from deployctl.model import Obj
 from deployctl.plan import containers_of
 from deployctl.present import Reporter
-
-Obj = dict[str, Any]
 
 
 @dataclass

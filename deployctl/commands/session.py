@@ -34,10 +34,8 @@ from deployctl.engine import (
 from deployctl.errors import ConfigError, DeployctlError, ExitStatus, Terminated
 from deployctl.kube import Cluster
 from deployctl.lock import DeployLock, Locked
-from deployctl.model import ChangeAction, ComponentState, RevisionResult, ref
+from deployctl.model import ChangeAction, ComponentState, Obj, RevisionResult, ref
 from deployctl.present import Reporter
-
-Obj = dict[str, Any]
 
 
 @dataclass

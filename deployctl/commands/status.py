@@ -16,11 +16,10 @@ from deployctl.commands import Result, fleet
 from deployctl.commands.target import Target, connect_read_only
 from deployctl.errors import ExitStatus
 from deployctl.kube import Cluster
-from deployctl.model import COMPONENT_LABEL
+from deployctl.model import COMPONENT_LABEL, Obj
 from deployctl.plan import WORKLOAD_KINDS, containers_of
 from deployctl.present import Reporter
 
-Obj = dict[str, Any]
 FOLLOW_EVERY = 2.0  # seconds between looks with --watch
 # The workloads whose pods status reports: a CronJob's pods belong to the Jobs it makes.
 REPORTED_KINDS = tuple(kind for kind in WORKLOAD_KINDS if kind != "CronJob")

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster, NotServed
+from deployctl.model import Obj
 
-Obj = dict[str, Any]
 # Every verb a deploy uses on the objects it manages: read them in bulk, watch
 # workloads, apply (create or patch), prune and take down (delete).
 OBJECT_VERBS = ("get", "list", "watch", "create", "patch", "delete")

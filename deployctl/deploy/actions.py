@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from deployctl.deploy.live import Key, object_key
 from deployctl.deploy.prepare import ObjectChange
 from deployctl.deploy.removal import Remover
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.kube import Cluster, KubeError, ref
-from deployctl.model import ChangeAction
+from deployctl.model import ChangeAction, Obj
 from deployctl.present import Reporter
 
-Obj = dict[str, Any]
 INITIAL_REPLICAS_MANAGER = "deployctl-initial-replicas"
 
 

@@ -26,12 +26,11 @@ from deployctl.deploy.live import fingerprint, object_key, record_key
 from deployctl.deploy.prepare import ObjectChange, Prepared
 from deployctl.deploy.scheduler import Scheduler
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
-from deployctl.model import ChangeAction, ComponentState
+from deployctl.model import ChangeAction, ComponentState, Obj
 from deployctl.observe import ClusterView
 from deployctl.present import Reporter
 from deployctl.profile import Profile
 
-Obj = dict[str, Any]
 TICK = 1.0  # seconds: time-based rules (unschedulable grace, timeouts) are judged this often
 
 

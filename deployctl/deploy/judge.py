@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from deployctl import health
 from deployctl.health.pods import restarts_note, revision_hash
+from deployctl.model import Obj
 
-Obj = dict[str, Any]
 # How long an unschedulable pod may wait once the cluster autoscaler is adding nodes.
 SCALE_UP_GRACE = 600.0
 # How long a pod may wait for its claims to be bound: a provisioner creating a disk,

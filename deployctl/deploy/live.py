@@ -10,11 +10,10 @@ import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from deployctl.kube import IN_FLIGHT, Cluster, NotServed
+from deployctl.model import Obj
 
-Obj = dict[str, Any]
 Key = tuple[str, str, str, str]
 
 

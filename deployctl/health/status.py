@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
-Obj = dict[str, Any]
+from deployctl.model import Obj
 
 
 class HealthState(Enum):

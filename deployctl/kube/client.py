@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from deployctl import __version__, model
-from deployctl.model import ObjectRef
+from deployctl.model import Obj, ObjectRef
 
 from .clock import ServerClock, parse_date
 from .discovery import Discovery, Resource
@@ -31,7 +31,6 @@ from .kubeconfig import api_client
 from .limits import IN_FLIGHT, RETRYABLE_STATUS, InFlightLimit, call
 from .watch import read_events
 
-Obj = dict[str, Any]
 FIELD_MANAGER = "deployctl"
 REQUEST_TIMEOUT = 30  # seconds, for every non-watch call: a dropped connection never hangs
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON

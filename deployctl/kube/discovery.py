@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from deployctl.model import Obj
+
 from .errors import NotFound, NotServed
 
-Obj = dict[str, Any]
 AGGREGATED_DISCOVERY = ",".join(
     (
         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",

@@ -13,8 +13,7 @@ from typing import Any
 import urllib3
 
 from deployctl.errors import DeployctlError
-
-Obj = dict[str, Any]
+from deployctl.model import Obj
 
 
 class KubeError(DeployctlError):

@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from deployctl.model import Obj
+
 from .errors import Gone, KubeError
 from .limits import RETRYABLE_STATUS
-
-Obj = dict[str, Any]
 
 
 def read_events(response: Any, kind: str) -> Iterator[tuple[str, Obj]]:
