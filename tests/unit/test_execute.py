@@ -16,6 +16,7 @@ import pytest
 
 from deployctl import plan
 from deployctl.deploy import execute
+from deployctl.deploy.actions import Halted
 from deployctl.deploy.execute import Execution
 from deployctl.deploy.prepare import ObjectChange, Prepared
 from deployctl.model import ChangeAction
@@ -103,7 +104,12 @@ class Script:
         return self.objects.get(name)
 
     def owned_by(self, api_version: str, kind: str, owner_uid: str) -> list[Obj]:
-        return []
+        return [
+            obj
+            for obj in self.objects.values()
+            if obj["kind"] == kind
+            and any(o["uid"] == owner_uid for o in obj["metadata"].get("ownerReferences", []))
+        ]
 
     def events_about(self, name: str) -> list[Obj]:
         return []
@@ -151,8 +157,11 @@ class Actions:
     def apply(self, change: ObjectChange) -> None:
         name = change.obj["metadata"]["name"]
         self.applied_at[name] = self.script.t
-        if change.obj["kind"] == "Deployment":
-            self.script.set(deployment(name, name))
+        if change.obj["kind"] in ("Deployment", "StatefulSet"):
+            self.script.set(change.obj)
+
+    def replace_pod(self, name: str, uid: str) -> None:
+        raise Halted("the deploy lost its lock: no more writes")
 
     def guard(self) -> None:
         pass
@@ -208,9 +217,13 @@ class Reporter:
 
 
 def run(
-    order: dict[str, list[str]], script: Script, timeouts: dict[str, float] | None = None
+    order: dict[str, list[str]],
+    script: Script,
+    timeouts: dict[str, float] | None = None,
+    objects: list[Obj] | None = None,
+    replace_stuck_pods: bool = False,
 ) -> tuple[execute.Executed, Actions, Reporter]:
-    objects = [deployment(name, name) for name in order]
+    objects = objects or [deployment(name, name) for name in order]
     prepared = Prepared(
         objects,
         plan.build_plan(objects, order),
@@ -228,6 +241,7 @@ def run(
         actions,  # type: ignore[arg-type]
         view=script,
         monotonic=script.monotonic,
+        replace_stuck_pods=replace_stuck_pods,
     )
     return execution.run(), actions, reporter
 
@@ -309,3 +323,37 @@ def script_deadline_exceeded(name: str) -> Callable[[Script], None]:
         script.set(broken)
 
     return step
+
+
+def test_a_stuck_pod_replacement_that_fails_stops_the_deploy_with_its_error():
+    # A restore: db's pod is stuck on the failed revision r1, the StatefulSet wants r2.
+    db = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": "db",
+            "uid": "uid-db",
+            "generation": 1,
+            "labels": {"app.kubernetes.io/component": "db"},
+        },
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "db"}]}}},
+        "status": {"observedGeneration": 1, "replicas": 1, "updateRevision": "r2"},
+    }
+    stuck = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "db-0",
+            "uid": "uid-db-0",
+            "labels": {"controller-revision-hash": "r1"},
+            "ownerReferences": [{"uid": "uid-db"}],
+        },
+        "status": {"phase": "Running"},
+    }
+    script = Script()
+    script.set(stuck)
+
+    # The replacement's write is refused (the lock was lost): the deploy stops with it,
+    # instead of losing the error in the pool and waiting on.
+    with pytest.raises(Halted, match="lost its lock"):
+        run({"db": []}, script, objects=[db], replace_stuck_pods=True)
