@@ -43,7 +43,8 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """End-to-end tests against a real API server (the kwok sandbox by default)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+    # The slowest tests are listed: CI's budget is measured, not guessed.
+    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", "--durations=25", *session.posargs)
 
 
 @nox.session(python=False)
