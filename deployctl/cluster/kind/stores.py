@@ -1,0 +1,306 @@
+"""The stores' images (PostgreSQL, Redis, RabbitMQ, their exporters), built offline.
+
+No registry serves the official images here, so each is made from Debian's own
+packages with the official image's interface (environment, command, user, stop
+signal), and tagged ``deployctl.local/<name>:<Debian version>-<digest>``, the digest
+taken over everything it is made of: a build with the same inputs finds the image
+and does nothing.
+
+How: one Debian root filesystem (``debootstrap --variant=minbase``) is imported
+once as a base image. Each store image is then a container of that base in which
+its users are created with the official image's uids, then its packages installed
+with apt (so that the packages' own scripts find the users and keep them), then
+deployctl's files (entrypoints, default configs, ``storeimages/<name>/``) added
+and apt's caches and the documentation removed; the container is exported and
+imported as one layer with the official image's settings as ``--change`` lines.
+debootstrap runs once for all images (the slow part); apt in a container gets
+/proc, /dev and the network as the packages' scripts expect them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+from deployctl.cluster import binaries, versions
+from deployctl.cluster.binaries import Progress
+from deployctl.cluster.kind import docker
+from deployctl.cluster.kind.images import IMAGE_REPOSITORY
+from deployctl.errors import ClusterError
+
+# Bump when the recipe below changes in a way the digest of its inputs does not show.
+RECIPE = 1
+BASE_VARIANT = "minbase"
+# What no store needs, kept out of every image (dpkg's path-exclude, as slim images do).
+DPKG_EXCLUDES = (
+    "/usr/share/doc/*",
+    "/usr/share/man/*",
+    "/usr/share/info/*",
+    "/usr/share/locale/*",
+    "/usr/share/lintian/*",
+)
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class User(NamedTuple):
+    name: str
+    uid: int
+    group: str
+    gid: int
+    home: str
+
+
+class File(NamedTuple):
+    """One of deployctl's files (``storeimages/<image>/<source>``) at ``target``."""
+
+    source: str
+    target: str
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class StoreImage:
+    """A Debian image: its packages, users, files and the official image's settings."""
+
+    name: str
+    # Debian packages, "name=version" where pinned; the first one's version is in the tag.
+    packages: tuple[str, ...]
+    users: tuple[User, ...] = ()
+    files: tuple[File, ...] = ()
+    # Shell run as root before the packages are installed, and after the files are in.
+    before: str = ""
+    after: str = ""
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    user: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+    workdir: str = ""
+    stopsignal: str = ""
+    expose: tuple[int, ...] = ()
+    volumes: tuple[str, ...] = ()
+    suite: str = versions.STORES_DEBIAN
+    # The files' contents; read from the package data when not given (tests give them).
+    contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def version(self) -> str:
+        """The first package's pinned Debian version, as a tag allows it."""
+        _, _, pinned = self.packages[0].partition("=")
+        return tag_version(pinned) if pinned else self.suite
+
+    def file_bytes(self, file: File) -> bytes:
+        if file.source in self.contents:
+            return self.contents[file.source]
+        return (
+            resources.files("deployctl.cluster") / "storeimages" / self.name / file.source
+        ).read_bytes()
+
+    def settings(self) -> list[str]:
+        """The official image's settings, as Dockerfile instructions."""
+        lines = [f"ENV {key}={value}" for key, value in self.env]
+        lines += [f"EXPOSE {port}" for port in self.expose]
+        if self.volumes:
+            lines.append(f"VOLUME {json.dumps(list(self.volumes))}")
+        if self.workdir:
+            lines.append(f"WORKDIR {self.workdir}")
+        if self.user:
+            lines.append(f"USER {self.user}")
+        if self.stopsignal:
+            lines.append(f"STOPSIGNAL {self.stopsignal}")
+        if self.entrypoint:
+            lines.append(f"ENTRYPOINT {json.dumps(list(self.entrypoint))}")
+        if self.cmd:
+            lines.append(f"CMD {json.dumps(list(self.cmd))}")
+        return lines
+
+    def script(self) -> str:
+        """What runs as root in a container of the base image to make this image."""
+        lines = [
+            "set -eu",
+            "export DEBIAN_FRONTEND=noninteractive",
+            # No service is started by a package's scripts.
+            "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d",
+            "chmod 755 /usr/sbin/policy-rc.d",
+            "printf '%s\\n' "
+            + " ".join(shlex.quote(f"path-exclude={path}") for path in DPKG_EXCLUDES)
+            + " > /etc/dpkg/dpkg.cfg.d/deployctl-excludes",
+        ]
+        for user in self.users:
+            lines.append(f"groupadd --system --gid {user.gid} {user.group}")
+            lines.append(
+                f"useradd --system --uid {user.uid} --gid {user.gid} --home-dir {user.home}"
+                f" --no-create-home --shell /usr/sbin/nologin {user.name}"
+            )
+        if self.before:
+            lines.append(self.before.strip())
+        packages = " ".join(shlex.quote(package) for package in self.packages)
+        lines += [
+            "apt-get update -qq",
+            f"apt-get install -y -qq --no-install-recommends {packages} >/dev/null",
+        ]
+        for index, file in enumerate(self.files):
+            lines.append(
+                f"install -D -m {file.mode:o} /deployctl-build/{index} {shlex.quote(file.target)}"
+            )
+        if self.after:
+            lines.append(self.after.strip())
+        lines += [
+            "apt-get clean",
+            # What the base image itself brought of what the packages leave out.
+            "rm -rf " + " ".join(DPKG_EXCLUDES),
+            "rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old",
+            "find /var/log -type f -delete",
+            "rm -f /usr/sbin/policy-rc.d",
+            "rm -rf /deployctl-build",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def digest(self) -> str:
+        inputs = [
+            RECIPE,
+            self.suite,
+            BASE_VARIANT,
+            self.script(),
+            self.settings(),
+            [
+                [file.target, file.mode, hashlib.sha256(self.file_bytes(file)).hexdigest()]
+                for file in self.files
+            ],
+        ]
+        return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:12]
+
+    @property
+    def ref(self) -> str:
+        return f"{IMAGE_REPOSITORY}/{self.name}:{self.version}-{self.digest()}"
+
+
+def tag_version(debian_version: str) -> str:
+    """5:8.0.2-3+deb13u3 -> 8.0.2-3_deb13u3: a Debian version as a Docker tag allows it."""
+    without_epoch = debian_version.split(":", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", without_epoch)
+
+
+def _lock():
+    return binaries._build_lock(binaries.cache_dir() / "stores")
+
+
+def base_image(suite: str = versions.STORES_DEBIAN, progress: Progress = binaries._stderr) -> str:
+    """A minimal Debian root filesystem (debootstrap), imported once; its reference."""
+    digest = hashlib.sha256(json.dumps([RECIPE, suite, BASE_VARIANT]).encode()).hexdigest()[:8]
+    ref = f"{IMAGE_REPOSITORY}/debian-{BASE_VARIANT}:{suite}-{digest}"
+    if docker.image_exists(ref):
+        return ref
+    if shutil.which("debootstrap") is None:
+        raise ClusterError(
+            "debootstrap is not installed: the stores' images start from a Debian root "
+            "filesystem built with it (apt-get install debootstrap)"
+        )
+    started = time.monotonic()
+    progress(f"building a minimal Debian {suite} root filesystem (debootstrap)")
+    with tempfile.TemporaryDirectory(prefix="deployctl-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        result = subprocess.run(
+            ["debootstrap", f"--variant={BASE_VARIANT}", suite, str(rootfs)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"debootstrap failed:\n{result.stdout[-1500:]}{result.stderr}")
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / cache, ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        _import(tar, ref, [f"ENV PATH={PATH}"])
+    progress(f"built {ref} in {time.monotonic() - started:.0f} s")
+    return ref
+
+
+def _import(tar: subprocess.Popen, ref: str, changes: list[str]) -> None:
+    """`docker import` of the tar stream `tar` writes, with these settings."""
+    args = ["docker", "import"]
+    for change in changes:
+        args += ["--change", change]
+    imported = subprocess.run([*args, "-", ref], stdin=tar.stdout, capture_output=True)
+    if imported.returncode != 0:
+        tar.kill()  # nobody reads what it still writes
+    tar.wait()
+    if imported.returncode != 0 or tar.returncode != 0:
+        raise ClusterError(f"docker import of {ref} failed: {imported.stderr.decode()}")
+
+
+def build_store_image(image: StoreImage, progress: Progress = binaries._stderr) -> str:
+    """Build (or find) one store image; return its reference."""
+    ref = image.ref
+    if docker.image_exists(ref):
+        return ref
+    with _lock():
+        if docker.image_exists(ref):  # a concurrent run built it meanwhile
+            return ref
+        base = base_image(image.suite, progress)
+        started = time.monotonic()
+        progress(f"building {ref} ({' '.join(image.packages)})")
+        stage = f"{IMAGE_REPOSITORY}/{image.name}-stage:{ref.rsplit(':', 1)[1]}"
+        with tempfile.TemporaryDirectory(prefix="deployctl-store-") as tmp:
+            context = Path(tmp) / "deployctl-build"
+            context.mkdir()
+            (context / "build.sh").write_text(image.script())
+            for index, file in enumerate(image.files):
+                (context / str(index)).write_bytes(image.file_bytes(file))
+            container = docker.run("create", base, "sh", "/deployctl-build/build.sh").strip()
+            try:
+                docker.run("cp", str(context), f"{container}:/")
+                result = subprocess.run(
+                    ["docker", "start", "-a", container], capture_output=True, text=True
+                )
+                if result.returncode != 0:
+                    detail = (result.stderr + result.stdout).strip()
+                    raise ClusterError(f"building {ref} failed:\n{detail[-2000:]}")
+                export = subprocess.Popen(["docker", "export", container], stdout=subprocess.PIPE)
+                _import(export, stage, [])
+            finally:
+                docker.run("rm", "-f", container, check=False)
+        # `docker import --change` knows no STOPSIGNAL: the settings are a build FROM it,
+        # which adds no layer.
+        dockerfile = "\n".join([f"FROM {stage}", *image.settings()]) + "\n"
+        docker.build_image(ref, dockerfile, {})
+        docker.run("rmi", stage, check=False)
+        progress(f"built {ref} in {time.monotonic() - started:.0f} s")
+    return ref
+
+
+_POSTGRES_MAJOR = versions.POSTGRESQL_DEBIAN.split(".", 1)[0]
+# The official postgres image's interface; uid/gid 70 as its alpine variant, which the
+# manifests' securityContext names.
+POSTGRES = StoreImage(
+    name="postgres",
+    packages=(f"postgresql-{_POSTGRES_MAJOR}={versions.POSTGRESQL_DEBIAN}",),
+    users=(User("postgres", 70, "postgres", 70, "/var/lib/postgresql"),),
+    files=(File("docker-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
+    # Debian's package would otherwise create a cluster of its own at install.
+    before="mkdir -p /etc/postgresql-common/createcluster.d\n"
+    "echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/deployctl.conf",
+    after="mkdir -p /var/run/postgresql /var/lib/postgresql/data /docker-entrypoint-initdb.d\n"
+    "chown postgres:postgres /var/run/postgresql /var/lib/postgresql /var/lib/postgresql/data\n"
+    "chmod 3777 /var/run/postgresql\n"
+    "chmod 1777 /var/lib/postgresql/data",
+    env=(
+        ("PATH", f"/usr/lib/postgresql/{_POSTGRES_MAJOR}/bin:{PATH}"),
+        ("LANG", "C.UTF-8"),
+        ("PGDATA", "/var/lib/postgresql/data"),
+    ),
+    entrypoint=("docker-entrypoint.sh",),
+    cmd=("postgres",),
+    user="70:70",
+    stopsignal="SIGINT",
+    expose=(5432,),
+    volumes=("/var/lib/postgresql/data",),
+)
