@@ -304,3 +304,22 @@ POSTGRES = StoreImage(
     expose=(5432,),
     volumes=("/var/lib/postgresql/data",),
 )
+
+# The official redis image's interface, `redis-server` and `redis-sentinel` both; uid 999
+# and gid 1000 as its alpine variant, which the manifests' securityContext names.
+REDIS = StoreImage(
+    name="redis",
+    packages=tuple(
+        f"{package}={versions.REDIS_DEBIAN}"
+        for package in ("redis-server", "redis-sentinel", "redis-tools")
+    ),
+    users=(User("redis", 999, "redis", 1000, "/data"),),
+    files=(File("docker-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
+    after="mkdir -p /data\nchown redis:redis /data",
+    entrypoint=("docker-entrypoint.sh",),
+    cmd=("redis-server",),
+    user="999:1000",
+    workdir="/data",
+    expose=(6379,),
+    volumes=("/data",),
+)
