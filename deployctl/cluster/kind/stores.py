@@ -323,3 +323,35 @@ REDIS = StoreImage(
     expose=(6379,),
     volumes=("/data",),
 )
+
+# The official rabbitmq image's interface (management variant); uid 100 and gid 101 as
+# its alpine variant, which the manifests' securityContext names. Debian's wrappers in
+# /usr/sbin log to a file and insist on running as `rabbitmq`: the scripts behind them,
+# /usr/lib/rabbitmq/bin, come first on the PATH.
+_RABBITMQ = versions.RABBITMQ_DEBIAN.split("-", 1)[0]
+RABBITMQ = StoreImage(
+    name="rabbitmq",
+    packages=(f"rabbitmq-server={versions.RABBITMQ_DEBIAN}",),
+    users=(User("rabbitmq", 100, "rabbitmq", 101, "/var/lib/rabbitmq"),),
+    files=(
+        File("docker-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),
+        File("enabled_plugins", "/etc/rabbitmq/enabled_plugins"),
+        File("10-defaults.conf", "/etc/rabbitmq/conf.d/10-defaults.conf"),
+    ),
+    after="mkdir -p /var/lib/rabbitmq /var/log/rabbitmq\n"
+    "chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq",
+    env=(
+        ("PATH", f"/usr/lib/rabbitmq/bin:{PATH}"),
+        ("HOME", "/var/lib/rabbitmq"),
+        ("LANG", "C.UTF-8"),
+        ("LC_ALL", "C.UTF-8"),
+        ("RABBITMQ_LOGS", "-"),
+        # Debian's rabbitmq-plugins wrapper says where; the script itself does not know.
+        ("RABBITMQ_PLUGINS_DIR", f"/usr/lib/rabbitmq/lib/rabbitmq_server-{_RABBITMQ}/plugins"),
+    ),
+    entrypoint=("docker-entrypoint.sh",),
+    cmd=("rabbitmq-server",),
+    user="100:101",
+    expose=(4369, 5671, 5672, 15671, 15672, 15691, 15692, 25672),
+    volumes=("/var/lib/rabbitmq",),
+)
