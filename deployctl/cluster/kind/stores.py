@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from deployctl.cluster import binaries, versions
-from deployctl.cluster.binaries import Progress
+from deployctl.cluster.binaries import GoBuild, Progress
 from deployctl.cluster.kind import docker
 from deployctl.cluster.kind.images import IMAGE_REPOSITORY
 from deployctl.errors import ClusterError
@@ -48,6 +48,22 @@ DPKG_EXCLUDES = (
     "/usr/share/info/*",
     "/usr/share/locale/*",
     "/usr/share/lintian/*",
+)
+# Stamped as its .promu.yml does for a release (revision, branch and date left out).
+POSTGRES_EXPORTER_BUILD = GoBuild(
+    name="postgres-exporter",
+    module="github.com/prometheus-community/postgres_exporter",
+    version=versions.POSTGRES_EXPORTER,
+    binaries=(
+        (
+            "postgres_exporter",
+            "github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter",
+        ),
+    ),
+    ldflags=(
+        f"-X github.com/prometheus/common/version.Version={versions.POSTGRES_EXPORTER.lstrip('v')}",
+        "-X github.com/prometheus/common/version.BuildUser=deployctl",
+    ),
 )
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -354,4 +370,14 @@ RABBITMQ = StoreImage(
     user="100:101",
     expose=(4369, 5671, 5672, 15671, 15672, 15691, 15692, 25672),
     volumes=("/var/lib/rabbitmq",),
+)
+
+# oliver006/redis_exporter's interface: the binary as entrypoint, uid 59000 (which the
+# manifests name), REDIS_ADDR and REDIS_PASSWORD read by the exporter itself.
+REDIS_EXPORTER = StoreImage(
+    name="redis-exporter",
+    packages=(f"prometheus-redis-exporter={versions.REDIS_EXPORTER_DEBIAN}",),
+    entrypoint=("/usr/bin/prometheus-redis-exporter",),
+    user="59000:59000",
+    expose=(9121,),
 )
