@@ -105,6 +105,8 @@ class StoreImage:
     expose: tuple[int, ...] = ()
     volumes: tuple[str, ...] = ()
     suite: str = versions.STORES_DEBIAN
+    # The image of the manifests this one stands in for (not part of the digest).
+    stands_for: str = ""
     # The files' contents; read from the package data when not given (tests give them).
     contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
@@ -298,6 +300,7 @@ _POSTGRES_MAJOR = versions.POSTGRESQL_DEBIAN.split(".", 1)[0]
 # manifests' securityContext names.
 POSTGRES = StoreImage(
     name="postgres",
+    stands_for="postgres:16.6-alpine",
     packages=(f"postgresql-{_POSTGRES_MAJOR}={versions.POSTGRESQL_DEBIAN}",),
     users=(User("postgres", 70, "postgres", 70, "/var/lib/postgresql"),),
     files=(File("docker-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
@@ -325,6 +328,7 @@ POSTGRES = StoreImage(
 # and gid 1000 as its alpine variant, which the manifests' securityContext names.
 REDIS = StoreImage(
     name="redis",
+    stands_for="redis:7.4.1-alpine",
     packages=tuple(
         f"{package}={versions.REDIS_DEBIAN}"
         for package in ("redis-server", "redis-sentinel", "redis-tools")
@@ -347,6 +351,7 @@ REDIS = StoreImage(
 _RABBITMQ = versions.RABBITMQ_DEBIAN.split("-", 1)[0]
 RABBITMQ = StoreImage(
     name="rabbitmq",
+    stands_for="rabbitmq:3.13.7-management-alpine",
     packages=(f"rabbitmq-server={versions.RABBITMQ_DEBIAN}",),
     users=(User("rabbitmq", 100, "rabbitmq", 101, "/var/lib/rabbitmq"),),
     files=(
@@ -376,8 +381,72 @@ RABBITMQ = StoreImage(
 # manifests name), REDIS_ADDR and REDIS_PASSWORD read by the exporter itself.
 REDIS_EXPORTER = StoreImage(
     name="redis-exporter",
+    stands_for="oliver006/redis_exporter:v1.67.0-alpine",
     packages=(f"prometheus-redis-exporter={versions.REDIS_EXPORTER_DEBIAN}",),
     entrypoint=("/usr/bin/prometheus-redis-exporter",),
     user="59000:59000",
     expose=(9121,),
 )
+
+STORES = (POSTGRES, REDIS, RABBITMQ, REDIS_EXPORTER)
+
+# The official postgres-exporter image's settings; FROM scratch, as the binary is static
+# (its image is busybox with the binary; nothing in the manifests runs a shell in it).
+POSTGRES_EXPORTER_STANDS_FOR = "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
+POSTGRES_EXPORTER_DOCKERFILE = (
+    "\n".join(
+        [
+            "FROM scratch",
+            "COPY postgres_exporter /bin/postgres_exporter",
+            "USER 65534:65534",
+            "EXPOSE 9187",
+            'ENTRYPOINT ["/bin/postgres_exporter"]',
+        ]
+    )
+    + "\n"
+)
+
+
+def postgres_exporter_ref() -> str:
+    build = POSTGRES_EXPORTER_BUILD
+    inputs = [RECIPE, build.module, build.version, build.binaries, build.ldflags]
+    inputs.append(POSTGRES_EXPORTER_DOCKERFILE)
+    digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:12]
+    return f"{IMAGE_REPOSITORY}/postgres-exporter:{build.version}-{digest}"
+
+
+def build_postgres_exporter(progress: Progress = binaries._stderr) -> str:
+    """postgres_exporter built through the Go module proxy, FROM scratch; its reference."""
+    ref = postgres_exporter_ref()
+    if docker.image_exists(ref):
+        return ref
+    tools = binaries.ensure_tool(POSTGRES_EXPORTER_BUILD, progress)
+    binary = tools.path(POSTGRES_EXPORTER_BUILD, "postgres_exporter")
+    docker.build_image(ref, POSTGRES_EXPORTER_DOCKERFILE, {"postgres_exporter": binary})
+    progress(f"built {ref}")
+    return ref
+
+
+def stores_refs() -> dict[str, str]:
+    """The image of the manifests -> the image built here that stands in for it."""
+    refs = {image.stands_for: image.ref for image in STORES}
+    refs[POSTGRES_EXPORTER_STANDS_FOR] = postgres_exporter_ref()
+    return refs
+
+
+def build_stores(progress: Progress = binaries._stderr) -> list[str]:
+    """Build (or find) every store image; their references."""
+    docker.ensure_docker(progress)
+    refs = [build_store_image(image, progress) for image in STORES]
+    return [*refs, build_postgres_exporter(progress)]
+
+
+def load_stores(cluster: str, progress: Progress = binaries._stderr) -> list[str]:
+    """Build (or find) every store image and `kind load` it into the named cluster."""
+    from deployctl.cluster import kind
+
+    refs = build_stores(progress)
+    for ref in refs:
+        progress(f"loading {ref} into kind cluster {cluster}")
+        kind.load_image(cluster, ref)
+    return refs
