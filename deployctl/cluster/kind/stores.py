@@ -12,8 +12,9 @@ its users are created with the official image's uids, then its packages installe
 with apt (so that the packages' own scripts find the users and keep them), then
 deployctl's files (entrypoints, default configs, ``storeimages/<name>/``) added
 and apt's caches and the documentation removed; the container is exported and
-imported as one layer with the official image's settings as ``--change`` lines.
-debootstrap runs once for all images (the slow part); apt in a container gets
+imported as one layer, then given the official image's settings by a `docker build`
+of Dockerfile instructions only, which adds no layer (`docker import --change`
+knows no STOPSIGNAL). debootstrap runs once for all images (the slow part); apt in a container gets
 /proc, /dev and the network as the packages' scripts expect them.
 """
 
@@ -48,22 +49,6 @@ DPKG_EXCLUDES = (
     "/usr/share/info/*",
     "/usr/share/locale/*",
     "/usr/share/lintian/*",
-)
-# Stamped as its .promu.yml does for a release (revision, branch and date left out).
-POSTGRES_EXPORTER_BUILD = GoBuild(
-    name="postgres-exporter",
-    module="github.com/prometheus-community/postgres_exporter",
-    version=versions.POSTGRES_EXPORTER,
-    binaries=(
-        (
-            "postgres_exporter",
-            "github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter",
-        ),
-    ),
-    ldflags=(
-        f"-X github.com/prometheus/common/version.Version={versions.POSTGRES_EXPORTER.lstrip('v')}",
-        "-X github.com/prometheus/common/version.BuildUser=deployctl",
-    ),
 )
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -390,6 +375,22 @@ REDIS_EXPORTER = StoreImage(
 
 STORES = (POSTGRES, REDIS, RABBITMQ, REDIS_EXPORTER)
 
+# Stamped as its .promu.yml does for a release (revision, branch and date left out).
+POSTGRES_EXPORTER_BUILD = GoBuild(
+    name="postgres-exporter",
+    module="github.com/prometheus-community/postgres_exporter",
+    version=versions.POSTGRES_EXPORTER,
+    binaries=(
+        (
+            "postgres_exporter",
+            "github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter",
+        ),
+    ),
+    ldflags=(
+        f"-X github.com/prometheus/common/version.Version={versions.POSTGRES_EXPORTER.lstrip('v')}",
+        "-X github.com/prometheus/common/version.BuildUser=deployctl",
+    ),
+)
 # The official postgres-exporter image's settings; FROM scratch, as the binary is static
 # (its image is busybox with the binary; nothing in the manifests runs a shell in it).
 POSTGRES_EXPORTER_STANDS_FOR = "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
