@@ -160,3 +160,24 @@ def test_every_file_an_image_adds_is_package_data():
     entrypoint = POSTGRES.file_bytes(POSTGRES.files[0]).decode()
     assert entrypoint.startswith("#!/bin/sh\n")
     assert json.dumps(POSTGRES.settings())  # plain strings all
+
+
+def test_load_stores_kind_loads_every_image_it_built(monkeypatch):
+    from deployctl.cluster import kind
+
+    built = ["deployctl.local/postgres:x", "deployctl.local/redis:y"]
+    loaded = []
+    monkeypatch.setattr(stores, "build_stores", lambda progress: built)
+    monkeypatch.setattr(kind, "load_image", lambda name, image: loaded.append((name, image)))
+    assert stores.load_stores("dev", progress=lambda message: None) == built
+    assert loaded == [("dev", ref) for ref in built]
+
+
+def test_cluster_build_refuses_stores_without_kind():
+    from typer.testing import CliRunner
+
+    from deployctl.cli import app
+
+    result = CliRunner().invoke(app, ["cluster", "build", "--stores"])
+    assert result.exit_code == 2
+    assert "--stores needs --provider kind" in result.output
