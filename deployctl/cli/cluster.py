@@ -41,19 +41,35 @@ KUBECONFIG_OF_CLUSTER = typer.Option(
 
 
 @cluster_app.command("build")
-def cluster_build(provider: Provider = PROVIDER) -> None:
+def cluster_build(
+    provider: Provider = PROVIDER,
+    stores: bool = typer.Option(
+        False,
+        "--stores",
+        help="kind only: also the stores' images (PostgreSQL, Redis, RabbitMQ, their "
+        "exporters) from Debian's packages (docs/kind.md).",
+    ),
+) -> None:
     """Build the local cluster's binaries from source into the cache (no-op when cached).
 
     With --provider kind: also kind and an offline kind node image (needs Docker and
     debootstrap; several minutes the first time); prints the image's reference.
+    With --stores also the stores' images, one reference a line.
     """
     from deployctl.cluster import binaries
 
+    if stores and provider is not Provider.kind:
+        raise typer.BadParameter("--stores needs --provider kind", param_hint="--stores")
     tools = binaries.ensure_binaries()
     if provider is Provider.kind:
         from deployctl.cluster import kind
 
         typer.echo(kind.build_node_image())
+        if stores:
+            from deployctl.cluster.kind import stores as store_images
+
+            for ref in store_images.build_stores():
+                typer.echo(ref)
         return
     typer.echo(str(tools.root))
 

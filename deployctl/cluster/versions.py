@@ -10,6 +10,10 @@ The kind node image (`cluster build --provider kind`) pins kind, its Debian
 suite and the add-ons kubeadm v1.34 and kind v0.33 deploy: CoreDNS as kubeadm's
 constants name it, pause as kubeadm wants it, the CNI plugins, and
 local-path-provisioner (the newest release the module proxy serves).
+The stores' images (`cluster build --provider kind --stores`) are Debian's own
+packages of the suite below, pinned to the exact Debian version installed; when
+Debian replaces one (a point release), its build says so and the pin is bumped.
+postgres_exporter is built through the Go module proxy.
 Prometheus tags its Go module v0.3MM.P for release 3.MM.P (its
 scripts/get_module_version.sh); `prometheus_release` maps it back.
 """
@@ -27,6 +31,12 @@ COREDNS = "v1.12.1"
 PAUSE = "3.10.1"
 CNI_PLUGINS = "v1.9.1"
 LOCAL_PATH_PROVISIONER = "v0.0.30"
+STORES_DEBIAN = "trixie"
+POSTGRESQL_DEBIAN = "17.12-0+deb13u1"  # postgresql-17; the manifests pin 16.6
+REDIS_DEBIAN = "5:8.0.2-3+deb13u3"  # redis-server, redis-sentinel; the manifests pin 7.4.1
+RABBITMQ_DEBIAN = "4.0.5-6+deb13u2"  # rabbitmq-server; the manifests pin 3.13.7
+REDIS_EXPORTER_DEBIAN = "1.69.0-1"  # prometheus-redis-exporter; the manifests pin v1.67.0
+POSTGRES_EXPORTER = "v0.17.1"  # the manifests pin v0.16.0
 
 
 def staging_version(kubernetes: str = KUBERNETES) -> str:

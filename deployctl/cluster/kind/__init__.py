@@ -38,7 +38,8 @@ cluster puts them back.
 
 The modules: `binary` (kind itself), `docker` (asking Docker, starting
 dockerd), `images` (the images kubeadm and kind start), `nodeimage` (the
-offline node image and its digest), `sysctls` (the host's kernel settings);
+offline node image and its digest), `stores` (the stores' images, from Debian's
+packages), `sysctls` (the host's kernel settings);
 this one creates, reports on and deletes the cluster.
 """
 
