@@ -110,3 +110,52 @@ def build_image(ref: str, dockerfile: str, files: dict[str, Path | bytes]) -> No
             target.chmod(0o755)
         (context / "Dockerfile").write_text(dockerfile)
         run("build", "-q", "-t", ref, str(context))
+
+
+def import_stream(tar: subprocess.Popen, ref: str, changes: list[str]) -> None:
+    """`docker import` of the tar stream `tar` writes, with these settings."""
+    args = ["docker", "import"]
+    for change in changes:
+        args += ["--change", change]
+    imported = subprocess.run([*args, "-", ref], stdin=tar.stdout, capture_output=True)
+    if imported.returncode != 0:
+        tar.kill()  # nobody reads what it still writes
+    tar.wait()
+    if imported.returncode != 0 or tar.returncode != 0:
+        raise ClusterError(f"docker import of {ref} failed: {imported.stderr.decode()}")
+
+
+def debootstrap_image(
+    ref: str,
+    suite: str,
+    variant: str,
+    include: str,
+    changes: list[str],
+    needed_for: str,
+    progress: Progress,
+) -> None:
+    """A Debian root filesystem made by debootstrap (with `include`d packages), its apt
+    caches removed, imported as `ref` with these settings. `needed_for` says, in the
+    error, what the image is for."""
+    if shutil.which("debootstrap") is None:
+        raise ClusterError(
+            f"debootstrap is not installed: {needed_for} starts from a Debian root "
+            "filesystem built with it (apt-get install debootstrap)"
+        )
+    started = time.monotonic()
+    progress(f"building a Debian {suite} root filesystem (debootstrap, {variant})")
+    with tempfile.TemporaryDirectory(prefix="deployctl-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        extra = [f"--include={include}"] if include else []
+        result = subprocess.run(
+            ["debootstrap", f"--variant={variant}", *extra, suite, str(rootfs)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"debootstrap failed:\n{result.stdout[-1500:]}{result.stderr}")
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / cache, ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        import_stream(tar, ref, changes)
+    progress(f"built {ref} in {time.monotonic() - started:.0f} s")

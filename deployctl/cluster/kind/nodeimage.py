@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 import tempfile
 import time
 from importlib import resources
@@ -85,40 +83,15 @@ def _base_image(progress: Progress) -> str:
     ref = f"{IMAGE_REPOSITORY}/kind-base:{versions.KIND_NODE_DEBIAN}-{digest}"
     if docker.image_exists(ref):
         return ref
-    if shutil.which("debootstrap") is None:
-        raise ClusterError(
-            "debootstrap is not installed: the node image's root filesystem is built with it "
-            "(apt-get install debootstrap)"
-        )
-    started = time.monotonic()
-    progress(f"building a Debian {versions.KIND_NODE_DEBIAN} root filesystem (debootstrap)")
-    with tempfile.TemporaryDirectory(prefix="deployctl-rootfs-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        result = subprocess.run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={DEBIAN_PACKAGES}",
-                versions.KIND_NODE_DEBIAN,
-                str(rootfs),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise ClusterError(f"debootstrap failed:\n{result.stdout[-1500:]}{result.stderr}")
-        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(rootfs / cache, ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(
-            ["docker", "import", "--change", "ENV container=docker", "-", ref],
-            stdin=tar.stdout,
-            capture_output=True,
-        )
-        tar.wait()
-        if imported.returncode != 0:
-            raise ClusterError(f"docker import failed: {imported.stderr.decode()}")
-    progress(f"built {ref} in {time.monotonic() - started:.0f} s")
+    docker.debootstrap_image(
+        ref,
+        versions.KIND_NODE_DEBIAN,
+        "minbase",
+        DEBIAN_PACKAGES,
+        ["ENV container=docker"],
+        "the node image",
+        progress,
+    )
     return ref
 
 

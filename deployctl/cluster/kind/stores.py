@@ -24,7 +24,6 @@ import hashlib
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 import time
@@ -203,41 +202,10 @@ def base_image(suite: str = versions.STORES_DEBIAN, progress: Progress = binarie
     ref = f"{IMAGE_REPOSITORY}/debian-{BASE_VARIANT}:{suite}-{digest}"
     if docker.image_exists(ref):
         return ref
-    if shutil.which("debootstrap") is None:
-        raise ClusterError(
-            "debootstrap is not installed: the stores' images start from a Debian root "
-            "filesystem built with it (apt-get install debootstrap)"
-        )
-    started = time.monotonic()
-    progress(f"building a minimal Debian {suite} root filesystem (debootstrap)")
-    with tempfile.TemporaryDirectory(prefix="deployctl-rootfs-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        result = subprocess.run(
-            ["debootstrap", f"--variant={BASE_VARIANT}", suite, str(rootfs)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise ClusterError(f"debootstrap failed:\n{result.stdout[-1500:]}{result.stderr}")
-        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(rootfs / cache, ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        _import(tar, ref, [f"ENV PATH={PATH}"])
-    progress(f"built {ref} in {time.monotonic() - started:.0f} s")
+    docker.debootstrap_image(
+        ref, suite, BASE_VARIANT, "", [f"ENV PATH={PATH}"], "the stores' images", progress
+    )
     return ref
-
-
-def _import(tar: subprocess.Popen, ref: str, changes: list[str]) -> None:
-    """`docker import` of the tar stream `tar` writes, with these settings."""
-    args = ["docker", "import"]
-    for change in changes:
-        args += ["--change", change]
-    imported = subprocess.run([*args, "-", ref], stdin=tar.stdout, capture_output=True)
-    if imported.returncode != 0:
-        tar.kill()  # nobody reads what it still writes
-    tar.wait()
-    if imported.returncode != 0 or tar.returncode != 0:
-        raise ClusterError(f"docker import of {ref} failed: {imported.stderr.decode()}")
 
 
 def build_store_image(image: StoreImage, progress: Progress = binaries._stderr) -> str:
@@ -268,7 +236,7 @@ def build_store_image(image: StoreImage, progress: Progress = binaries._stderr) 
                     detail = (result.stderr + result.stdout).strip()
                     raise ClusterError(f"building {ref} failed:\n{detail[-2000:]}")
                 export = subprocess.Popen(["docker", "export", container], stdout=subprocess.PIPE)
-                _import(export, stage, [])
+                docker.import_stream(export, stage, [])
             finally:
                 docker.run("rm", "-f", container, check=False)
         # `docker import --change` knows no STOPSIGNAL: the settings are a build FROM it,
