@@ -64,7 +64,7 @@ func renderLabels(pairs []string) string {
 	parts := make([]string, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(pairs[i+1])
-		parts = append(parts, fmt.Sprintf("%s=%q", pairs[i], v))
+		parts = append(parts, fmt.Sprintf(`%s="%s"`, pairs[i], v))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
