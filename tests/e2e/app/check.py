@@ -75,7 +75,7 @@ ROLE_ENV = {
         **COMMON,
         "METRICS_PORT": "8081",
         "WORKER_PREFETCH": "5",
-        "WORKER_WORK_DELAY": "40ms",
+        "WORKER_WORK_DELAY": "100ms",
     },
     # mcp-server: the manifests give it neither POSTGRES_* nor the orchestrator's port
     # (the Service maps 80 to 8080; here there is no Service).
@@ -463,6 +463,8 @@ def _check(stack: Stack, tasks: int) -> dict:
     assert summary["wrong_result_in_postgresql"] == 0
     assert summary["completed_events"] == n and not summary["ids_completed_more_than_once"]
     assert summary["ids_never_completed_by_event"] == 0
+    # Worker 1 held deliveries when it was killed (a backlog, prefetch 5): they came back.
+    assert redelivered_completions + duplicate_events >= 1, "the SIGKILL caught nothing in flight"
     assert set(repeat_codes) == {200}, "a repeated POST was not answered 200"
     assert conflict == 409
     assert not wrong_results, f"mcp-server: {wrong_results[:5]}"

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -61,21 +62,6 @@ func runOrchestrator(ctx context.Context, cfg Config, log *slog.Logger, m *Metri
 		return err
 	}
 	defer db.Close()
-	// The schema first: wait for the database as long as it takes (the kubelet's
-	// startup probe decides when that is too long).
-	for {
-		if err = ensureSchema(ctx, db); err == nil {
-			break
-		}
-		log.Warn("schema not created yet", "event", "schema_retry", "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Second):
-		}
-	}
-	log.Info("schema ready", "event", "schema_ready")
-
 	pub := &publisher{url: cfg.AMQPURL(), queue: cfg.Queue, log: log}
 	bctx, bcancel := context.WithCancel(context.Background())
 	defer bcancel()
@@ -121,7 +107,32 @@ func runOrchestrator(ctx context.Context, cfg Config, log *slog.Logger, m *Metri
 		o.post(w, r)
 	})
 	s.mux.HandleFunc("GET /tasks/{id}", o.get)
-	return s.serve(ctx)
+	var schemaReady atomic.Bool
+	s.checks["schema"] = func(context.Context) error {
+		if !schemaReady.Load() {
+			return errors.New("not created yet")
+		}
+		return nil
+	}
+	// Serve at once: alive while the database is still starting, ready once
+	// the schema is there (the kubelet's startup probe decides how long is too long).
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.serve(ctx) }()
+	for {
+		err := ensureSchema(ctx, db)
+		if err == nil {
+			break
+		}
+		log.Warn("schema not created yet", "event", "schema_retry", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return <-httpDone
+		case <-time.After(2 * time.Second):
+		}
+	}
+	schemaReady.Store(true)
+	log.Info("schema ready", "event", "schema_ready")
+	return <-httpDone
 }
 
 func (o *orchestrator) post(w http.ResponseWriter, r *http.Request) {
