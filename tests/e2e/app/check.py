@@ -11,7 +11,8 @@ read-only root and the manifests' uid. Then, through published ports on 127.0.0.
 1. POSTs N tasks (8 clients), SIGKILLs worker 1 mid-stream and starts it again;
 2. POSTs N more, sends SIGTERM to worker 2 and then the orchestrator mid-stream,
    starts them again and re-POSTs every id that got no 202/200;
-3. re-POSTs some accepted ids (idempotency: 200, no second task);
+3. re-POSTs some accepted ids (idempotency: 200, no second task) and publishes a
+   second message for 20 completed tasks straight to the queue (the worker's write);
 4. waits until every task is completed and checks in PostgreSQL that each is
    completed once with the right result, in the workers' logs that each id was
    completed by exactly one delivery, and through mcp-server that each result reads.
@@ -24,6 +25,7 @@ the network it started are removed at the end (unless --keep).
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import hashlib
 import json
@@ -159,10 +161,13 @@ class Stack:
         docker("network", "rm", NETWORK, check=False)
 
 
-def http(method: str, url: str, body: dict | None = None, timeout: float = 20) -> tuple[int, dict]:
+def http(method: str, url: str, body=None, timeout: float = 20, auth=None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
@@ -245,6 +250,25 @@ class Poster:
             list(pool.map(lambda i: self.post(i, hooks), ids))
 
 
+def worker_events() -> tuple[collections.Counter, int, int]:
+    """From both workers' logs: completions per id, duplicate deliveries, completions
+    from a redelivered message."""
+    completed: collections.Counter = collections.Counter()
+    duplicates = redelivered = 0
+    for name in ("worker-1", "worker-2"):
+        for line in docker("logs", PREFIX + name).splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == "task_completed":
+                completed[entry["task"]] += 1
+                redelivered += bool(entry.get("redelivered"))
+            elif entry.get("event") == "task_duplicate":
+                duplicates += 1
+    return completed, duplicates, redelivered
+
+
 def metrics(stack: Stack, name: str) -> dict[str, str]:
     """The app_* samples of a role's /metrics (since its last start)."""
     port = 8080 if name == "orchestrator" else 8081
@@ -286,6 +310,7 @@ def _check(stack: Stack, tasks: int) -> dict:
     stack.run(
         "rabbitmq",
         store_image("rabbitmq"),
+        port=15672,
         env={
             "RABBITMQ_DEFAULT_USER": MQ_USER,
             "RABBITMQ_DEFAULT_PASS": MQ_PASSWORD,
@@ -400,20 +425,26 @@ def _check(stack: Stack, tasks: int) -> dict:
         if done >= len(all_ids):
             break
         time.sleep(2)
+    # 5. A second message for completed tasks (as after a crash between commit and ack),
+    # published straight to the queue through the management API: written nothing.
+    injected = accepted_first_try[:20]
+    for task_id in injected:
+        body = json.dumps({"id": task_id, "payload": payload(task_id)}, separators=(",", ":"))
+        code, answer = http(
+            "POST",
+            stack.url("rabbitmq", 15672) + "/api/exchanges/%2F/amq.default/publish",
+            {"properties": {"delivery_mode": 2}, "routing_key": "tasks", "payload": body,
+             "payload_encoding": "string"},
+            auth=(MQ_USER, MQ_PASSWORD),
+        )  # fmt: skip
+        assert code == 200 and answer.get("routed"), f"management publish: {code} {answer}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        completed_events, duplicate_events, redelivered_completions = worker_events()
+        if duplicate_events >= len(injected):
+            break
+        time.sleep(1)
     rows = {r[0]: r for r in psql("SELECT id, state, result, deliveries, completed_by FROM tasks")}
-    completed_events: collections.Counter = collections.Counter()
-    duplicate_events = redelivered_completions = 0
-    for name in ("worker-1", "worker-2"):
-        for line in docker("logs", PREFIX + name).splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == "task_completed":
-                completed_events[entry["task"]] += 1
-                redelivered_completions += bool(entry.get("redelivered"))
-            elif entry.get("event") == "task_duplicate":
-                duplicate_events += 1
     # Some results evicted from Redis: mcp-server must read them from postgresql-read.
     evicted = all_ids[::20]
     docker("exec", PREFIX + "redis", "redis-cli", "--no-auth-warning", "-a", REDIS_PASSWORD,
@@ -443,6 +474,7 @@ def _check(stack: Stack, tasks: int) -> dict:
         "completed_events": sum(completed_events.values()),
         "ids_completed_more_than_once": sorted(i for i, n in completed_events.items() if n > 1),
         "ids_never_completed_by_event": len(set(all_ids) - set(completed_events)),
+        "duplicate_messages_injected": len(injected),
         "duplicate_deliveries_acked": duplicate_events,
         "completed_from_a_redelivery": redelivered_completions,
         "evicted_from_redis": len(evicted),
@@ -463,6 +495,7 @@ def _check(stack: Stack, tasks: int) -> dict:
     assert summary["wrong_result_in_postgresql"] == 0
     assert summary["completed_events"] == n and not summary["ids_completed_more_than_once"]
     assert summary["ids_never_completed_by_event"] == 0
+    assert duplicate_events >= len(injected), "an injected duplicate was not acked as one"
     # Worker 1 held deliveries when it was killed (a backlog, prefetch 5): they came back.
     assert redelivered_completions + duplicate_events >= 1, "the SIGKILL caught nothing in flight"
     assert set(repeat_codes) == {200}, "a repeated POST was not answered 200"
