@@ -236,11 +236,16 @@ class DeployLock:
         """Acquire and renew times on the API server's clock, as every waiter judges them."""
         return _stamp(self.cluster.server_now())
 
-    def release(self) -> None:
-        """Delete the Lease while it is ours; one that cannot be is said, never raised."""
+    def stop_renewing(self) -> None:
+        """Renew no more: the Lease is about to go with its namespace (`down
+        --delete-namespace`); still held until it expires or `release` deletes it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.renew_every + 2)
+
+    def release(self) -> None:
+        """Delete the Lease while it is ours; one that cannot be is said, never raised."""
+        self.stop_renewing()
         if self.lease is None or self.lost.is_set():
             return
         with self._write:

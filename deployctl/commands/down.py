@@ -105,9 +105,12 @@ def take_down(session: Session, delete_volumes: bool, delete_namespace: bool) ->
         if delete_volumes:
             teardown.delete_claims(objects)
         if delete_namespace:
+            # Deleted under the lock, so no other deploy starts in it meanwhile; the Lease
+            # goes with it, so it is renewed no more.
             assert session.lock is not None
-            session.lock.release()
+            session.lock.stop_renewing()
             session.cluster.delete("v1", "Namespace", profile.namespace)
+            session.lock.release()
             reporter.info(f"namespace {profile.namespace} deleted, with deployctl's records")
     except DeployctlError as error:
         if teardown.removed and error.exit_status == ExitStatus.NOTHING_CHANGED:

@@ -202,13 +202,17 @@ class Session:
             self.guard()
             revision.result = RevisionResult.DEPLOYED if executed.healthy else RevisionResult.FAILED
             revision.fingerprints = executed.fingerprints
-            releases.settle(
-                self.cluster,
-                self.profile.namespace,
-                revision,
-                self.profile.keep_revisions,
-                prepared.revisions,
-            )
+            try:
+                releases.settle(
+                    self.cluster,
+                    self.profile.namespace,
+                    revision,
+                    self.profile.keep_revisions,
+                    prepared.revisions,
+                )
+            except BaseException:
+                revision.result = RevisionResult.PENDING  # not settled: _mark says how it ended
+                raise
         elif record and executed.healthy:
             self._refresh_fingerprints(prepared)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from deployctl import health
 from deployctl.deploy.live import LiveState, Obj
-from deployctl.errors import ConfigError, DeployctlError
+from deployctl.errors import ConfigError, DeployctlError, Terminated
 from deployctl.kube import Cluster, ref
 
 GONE_TIMEOUT = 120.0  # seconds a namespace may take to be deleted
@@ -71,7 +71,7 @@ class Scaffold:
                 obj = self.created[-1]
                 self._remove(obj)
                 self.created.pop()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated):
             left = ", ".join(ref(o) for o in reversed(self.created))
             self.say(f"stopped removing what validation created; left: {left}")
         finally:
