@@ -254,3 +254,17 @@ def test_rollback_replaces_statefulset_pods_stuck_on_a_failed_revision(
     pod = kube.get("v1", "Pod", "db-0")
     assert pod["spec"]["containers"][0]["image"] == image("v1")
     assert pod["metadata"]["uid"] != stuck["metadata"]["uid"]
+
+
+def test_down_with_delete_namespace_deletes_it_under_the_lock(project, kube, cluster, image):
+    project.write(stack(image), ORDER)
+    assert deployctl(cluster, project.root, "up", "test").code == 0
+
+    result = deployctl(cluster, project.root, "down", "test", "--delete-namespace")
+
+    assert result.code == 0, result.stderr
+    assert f"namespace {kube.namespace} deleted" in result.stderr
+    # Deleted while the lock was held: no release failed, no lost lock was reported.
+    assert "could not release" not in result.stderr and "lost" not in result.stderr
+    namespace = kube.resource("v1", "Namespace").get(name=kube.namespace).to_dict()
+    assert namespace["metadata"].get("deletionTimestamp")
