@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -215,6 +216,9 @@ def start(
     command, full_env = _cli(cluster, project, args, env, kubeconfig)
     return subprocess.Popen(
         command,
+        # Ctrl-C as a terminal sends it, whatever the suite inherited: a shell without job
+        # control starts background commands with SIGINT ignored, and so their children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
