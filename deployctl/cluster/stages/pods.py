@@ -34,20 +34,8 @@ HEALS = (
     " | .restartCount + 1 >= ($n | tonumber)] | any)"
 )
 
-# One template for a pod's first status; each container is judged by its own image.
-POD_START_TEMPLATE = """\
-{{ $now := Now }}
-{{ $root := . }}
-{{ $ready := true }}
-{{ $phase := "Running" }}
-{{ $restartNever := eq ( or .spec.restartPolicy "Always" ) "Never" }}
-{{ range .spec.containers }}
-{{ if or ( hasSuffix "-crashloop" .image ) ( hasSuffix "-pullerror" .image ) ( hasSuffix "-unready" .image ) }}{{ $ready = false }}{{ end }}
-{{ if and $restartNever ( hasSuffix "-crashloop" .image ) }}{{ $phase = "Failed" }}{{ end }}
-{{ end }}
-{{ range .spec.containers }}
-{{ if hasSuffix "-pullerror" .image }}{{ $phase = "Pending" }}{{ end }}
-{{ end }}
+# A pod's conditions once its containers ran: Ready and ContainersReady follow $ready.
+READY_CONDITIONS = """\
 conditions:
 - lastProbeTime: null
   lastTransitionTime: {{ $now | Quote }}
@@ -63,6 +51,26 @@ conditions:
   status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
   {{ if not $ready }}reason: ContainersNotReady{{ end }}
   type: ContainersReady
+"""
+
+# One template for a pod's first status; each container is judged by its own image.
+POD_START_TEMPLATE = (
+    """\
+{{ $now := Now }}
+{{ $root := . }}
+{{ $ready := true }}
+{{ $phase := "Running" }}
+{{ $restartNever := eq ( or .spec.restartPolicy "Always" ) "Never" }}
+{{ range .spec.containers }}
+{{ if or ( hasSuffix "-crashloop" .image ) ( hasSuffix "-pullerror" .image ) ( hasSuffix "-unready" .image ) }}{{ $ready = false }}{{ end }}
+{{ if and $restartNever ( hasSuffix "-crashloop" .image ) }}{{ $phase = "Failed" }}{{ end }}
+{{ end }}
+{{ range .spec.containers }}
+{{ if hasSuffix "-pullerror" .image }}{{ $phase = "Pending" }}{{ end }}
+{{ end }}
+"""
+    + READY_CONDITIONS
+    + """\
 initContainerStatuses:
 {{ range .spec.initContainers }}
 - image: {{ .image | Quote }}
@@ -127,6 +135,7 @@ podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata
 phase: {{ $phase }}
 startTime: {{ $now | Quote }}
 """
+)
 
 # Later transitions rewrite only the containers they concern.
 PULL_BACKOFF_TEMPLATE = """\
@@ -180,28 +189,17 @@ containerStatuses:
 """
 
 # The last allowed restart: crash-looping containers run, and the pod is Ready if all are.
-CRASH_HEAL_TEMPLATE = """\
+CRASH_HEAL_TEMPLATE = (
+    """\
 {{ $now := Now }}
 {{ $ready := true }}
 {{ range .status.containerStatuses }}
 {{ $crashing := and .state.waiting ( eq .state.waiting.reason "CrashLoopBackOff" ) }}
 {{ if not ( or .ready ( and $crashing ( not ( hasSuffix "-unready" .image ) ) ) ) }}{{ $ready = false }}{{ end }}
 {{ end }}
-conditions:
-- lastProbeTime: null
-  lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: Initialized
-- lastProbeTime: null
-  lastTransitionTime: {{ $now | Quote }}
-  status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
-  {{ if not $ready }}reason: ContainersNotReady{{ end }}
-  type: Ready
-- lastProbeTime: null
-  lastTransitionTime: {{ $now | Quote }}
-  status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
-  {{ if not $ready }}reason: ContainersNotReady{{ end }}
-  type: ContainersReady
+"""
+    + READY_CONDITIONS
+    + """\
 containerStatuses:
 {{ range .status.containerStatuses }}
 - image: {{ .image | Quote }}
@@ -229,6 +227,7 @@ containerStatuses:
   {{ end }}
 {{ end }}
 """
+)
 
 POD_COMPLETE_TEMPLATE = """\
 {{ $now := Now }}
