@@ -153,7 +153,7 @@ def test_durations() -> None:
 def test_the_shipped_profiles_are_valid_and_dev_is_the_default() -> None:
     profiles = {p.name: p for p in load_all(REPO)}
 
-    assert set(profiles) == {"dev", "staging", "production", "staging-chart", "kind"}
+    assert set(profiles) == {"dev", "staging", "production", "staging-chart", "kind", "kind-real"}
     assert profiles["staging-chart"].source.chart  # staging, rendered from the Helm chart
     assert profiles["kind"].context == "kind-deployctl"  # dev, on kind, every image a stand-in
     assert [p.name for p in profiles.values() if p.default] == ["dev"]

@@ -14,6 +14,8 @@ from deployctl.cluster import versions
 from deployctl.cluster.kind import stores
 from deployctl.cluster.kind.stores import POSTGRES, RABBITMQ, REDIS, REDIS_EXPORTER, User
 
+REPO = Path(__file__).resolve().parents[2]
+
 MANIFESTS = Path(__file__).parents[2] / "manifests"
 
 
@@ -162,15 +164,27 @@ def test_every_file_an_image_adds_is_package_data():
     assert json.dumps(POSTGRES.settings())  # plain strings all
 
 
-def test_load_stores_kind_loads_every_image_it_built(monkeypatch):
+def test_load_stores_kind_loads_every_image_it_built_under_its_version_tag(monkeypatch):
     from deployctl.cluster import kind
 
-    built = ["deployctl.local/postgres:x", "deployctl.local/redis:y"]
+    built = ["deployctl.local/postgres:17.12-0_deb13u1-f839d014a936", "deployctl.local/x:v1-abc"]
     loaded = []
     monkeypatch.setattr(stores, "build_stores", lambda progress: built)
     monkeypatch.setattr(kind, "load_image", lambda name, image: loaded.append((name, image)))
-    assert stores.load_stores("dev", progress=lambda message: None) == built
-    assert loaded == [("dev", ref) for ref in built]
+    tags = ["deployctl.local/postgres:17.12-0_deb13u1", "deployctl.local/x:v1"]
+    assert stores.load_stores("dev", progress=lambda message: None) == tags
+    assert loaded == [("dev", ref) for ref in tags]
+
+
+def test_the_kind_real_overlay_names_each_store_image_by_its_version_tag():
+    """manifests/overlays/kind-real maps every store image to what load_stores loads."""
+    overlay = yaml.safe_load((REPO / "manifests/overlays/kind-real/kustomization.yaml").read_text())
+    named = {f"{image['newName']}:{image['newTag']}": image["name"] for image in overlay["images"]}
+    refs = stores.stores_refs().items()
+    loaded = {stores.version_tag(ref): stands_for for stands_for, ref in refs}
+    assert set(named) == set(loaded)
+    for tag, stands_for in loaded.items():
+        assert stands_for.rsplit(":", 1)[0] == named[tag]
 
 
 def test_cluster_build_refuses_stores_without_kind():

@@ -403,18 +403,33 @@ def stores_refs() -> dict[str, str]:
     return refs
 
 
+def version_tag(ref: str) -> str:
+    """The reference without its digest: postgres:17.12-0_deb13u1-f839d014a936 ->
+    postgres:17.12-0_deb13u1 (under deployctl.local/).
+
+    The name manifests use (manifests/overlays/kind-real): it names the version, not the
+    digest, so a rebuilt image needs no change to them. `build_stores` moves it."""
+    name, _, tag = ref.rpartition(":")
+    version, _, _digest = tag.rpartition("-")
+    return f"{name}:{version}"
+
+
 def build_stores(progress: Progress = binaries._stderr) -> list[str]:
-    """Build (or find) every store image; their references."""
+    """Build (or find) every store image, tag it with its version too; their references."""
     docker.ensure_docker(progress)
     refs = [build_store_image(image, progress) for image in STORES]
-    return [*refs, build_postgres_exporter(progress)]
+    refs.append(build_postgres_exporter(progress))
+    for ref in refs:
+        docker.run("tag", ref, version_tag(ref))
+    return refs
 
 
 def load_stores(cluster: str, progress: Progress = binaries._stderr) -> list[str]:
-    """Build (or find) every store image and `kind load` it into the named cluster."""
+    """Build (or find) every store image and `kind load` it into the named cluster under
+    its version tag (`version_tag`), the name the manifests use."""
     from deployctl.cluster import kind
 
-    refs = build_stores(progress)
+    refs = [version_tag(ref) for ref in build_stores(progress)]
     for ref in refs:
         progress(f"loading {ref} into kind cluster {cluster}")
         kind.load_image(cluster, ref)
