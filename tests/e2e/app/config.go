@@ -15,6 +15,7 @@ const (
 	roleOrchestrator = "orchestrator"
 	roleWorker       = "worker"
 	roleMCP          = "mcp-server"
+	roleLoad         = "load" // tests/real's load generator (load.go)
 )
 
 // Config is everything a role reads from its environment. The names are the

@@ -22,6 +22,7 @@ from pathlib import Path
 APP_REPOSITORY = "deployctl.local/app"
 APP_DIR = Path(__file__).parent
 APP_ROLES = ("orchestrator", "worker", "mcp-server")
+LOAD_IMAGE = f"{APP_REPOSITORY}-load:v1"  # the real suite's load generator (load.go)
 APP_TAGS = ("v1", "v2")
 
 
@@ -52,6 +53,13 @@ def build_app(tags: tuple[str, ...] = APP_TAGS) -> list[str]:
                 build = ["docker", "build", "-q", *args, "-t", image, str(context)]
                 subprocess.run(build, check=True, capture_output=True)
                 images.append(image)
+        args = ["--build-arg", "ROLE=load", "--build-arg", "VERSION=v1"]
+        subprocess.run(
+            ["docker", "build", "-q", *args, "-t", LOAD_IMAGE, str(context)],
+            check=True,
+            capture_output=True,
+        )
+        images.append(LOAD_IMAGE)
     return images
 
 

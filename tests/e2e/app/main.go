@@ -25,6 +25,13 @@ func main() {
 	if len(os.Args) > 1 {
 		role = os.Args[1]
 	}
+	if role == roleLoad { // the real suite's load generator, not part of the stack
+		if err := runLoad(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	cfg, err := LoadConfig(role, os.Getenv)
 	log := newLogger(cfg)
 	if err != nil {
