@@ -9,7 +9,10 @@ Neither are promtool and kube-score, built on demand for monitoring checks.
 The kind node image (`cluster build --provider kind`) pins kind, its Debian
 suite and the add-ons kubeadm v1.34 and kind v0.33 deploy: CoreDNS as kubeadm's
 constants name it, pause as kubeadm wants it, the CNI plugins, and
-local-path-provisioner (the newest release the module proxy serves).
+local-path-provisioner (the newest release the module proxy serves), and
+kube-router, whose network policy controller enforces NetworkPolicies there:
+v2.1.0 is the only version of github.com/cloudnativelabs/kube-router/v2 the
+module proxy serves here (v2.6.1 and every other tag: 403 "not available").
 The stores' images (`cluster build --provider kind --stores`) are Debian's own
 packages of the suite below, pinned to the exact Debian version installed; when
 Debian replaces one (a point release), its build says so and the pin is bumped.
@@ -31,6 +34,7 @@ COREDNS = "v1.12.1"
 PAUSE = "3.10.1"
 CNI_PLUGINS = "v1.9.1"
 LOCAL_PATH_PROVISIONER = "v0.0.30"
+KUBE_ROUTER = "v2.1.0"  # the only kube-router/v2 version the module proxy serves here
 STORES_DEBIAN = "trixie"
 POSTGRESQL_DEBIAN = "17.12-0+deb13u1"  # postgresql-17; the manifests pin 16.6
 REDIS_DEBIAN = "5:8.0.2-3+deb13u3"  # redis-server, redis-sentinel; the manifests pin 7.4.1

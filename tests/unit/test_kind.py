@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from deployctl.cluster import kind, versions
-from deployctl.cluster.kind import binary, nodeimage, sysctls
+from deployctl.cluster.kind import binary, nodeimage, router, sysctls
 from deployctl.errors import ClusterError
 
 # CapBnd of a root shell on an ordinary host (all 41 caps), and of this CI machine's
@@ -36,11 +36,12 @@ def test_the_unprivileged_kind_replaces_both_privileged_flags_and_keeps_the_rest
     assert kind.KIND.patches == ()  # elsewhere kind is built as released
 
 
-def test_the_offline_cluster_config_has_no_default_cni_and_the_cached_etcd():
+def test_the_offline_cluster_config_keeps_kinds_default_cni_step_and_names_the_cached_etcd():
     offline = yaml.safe_load(kind.cluster_config(offline=True))
     published = yaml.safe_load(kind.cluster_config(offline=False))
 
-    assert offline["networking"] == {"disableDefaultCNI": True}
+    # kind applies the image's /kind/manifests/default-cni.yaml: kube-router's firewall.
+    assert "networking" not in offline
     patches = [yaml.safe_load(p) for p in offline["kubeadmConfigPatches"]]
     assert {"kind": "KubeletConfiguration", "failCgroupV1": False} in patches
     etcd = next(p for p in patches if p["kind"] == "ClusterConfiguration")
@@ -116,7 +117,7 @@ def test_the_node_image_tag_follows_its_inputs(monkeypatch):
 
 
 def test_the_node_image_tag_is_computed_as_before(monkeypatch):
-    """The same inputs give the same tag as kind.py gave before its split: no rebuild."""
+    """The same inputs give the same tag every time (last changed: kube-router's inputs)."""
     for name in (
         "KUBERNETES",
         "ETCD",
@@ -126,6 +127,7 @@ def test_the_node_image_tag_is_computed_as_before(monkeypatch):
         "PAUSE",
         "CNI_PLUGINS",
         "LOCAL_PATH_PROVISIONER",
+        "KUBE_ROUTER",
     ):
         monkeypatch.setattr(versions, name, f"v-{name.lower()}")
     monkeypatch.setattr(nodeimage, "RECIPE", 7)
@@ -133,7 +135,115 @@ def test_the_node_image_tag_is_computed_as_before(monkeypatch):
     monkeypatch.setattr(binary, "UNPRIVILEGED_NODE_FLAGS", ("--cap-add=ALL", "--device=/dev/kmsg"))
     monkeypatch.setattr(nodeimage, "_node_file", lambda name: f"contents of {name}\n".encode())
 
-    assert kind.built_node_image() == "deployctl.local/kind-node:v-kubernetes-acd0f095c188"
+    assert kind.built_node_image() == "deployctl.local/kind-node:v-kubernetes-15470b58b616"
+
+
+def test_the_node_image_tag_follows_kube_routers_version_and_files(monkeypatch):
+    first = kind.built_node_image()
+
+    monkeypatch.setattr(versions, "KUBE_ROUTER", "v2.6.1")
+    assert kind.built_node_image() != first
+    monkeypatch.undo()
+    original = nodeimage._node_file
+    for name in router.FILES:
+        assert name in nodeimage.NODE_FILES
+        monkeypatch.setattr(
+            nodeimage, "_node_file", lambda n, name=name: original(n) + b"#" * (n == name)
+        )
+        assert kind.built_node_image() != first
+        monkeypatch.undo()
+    assert kind.built_node_image() == first
+
+
+def test_the_node_image_has_ipset_and_iptables_from_debian():
+    packages = nodeimage.DEBIAN_PACKAGES.split(",")
+    assert "ipset" in packages and "iptables" in packages
+
+
+def test_kube_router_is_built_static_from_the_module_proxy_at_the_pinned_version():
+    build = router.KUBE_ROUTER
+    assert build.module == "github.com/cloudnativelabs/kube-router/v2"
+    assert build.version == versions.KUBE_ROUTER
+    assert build.binaries == (("kube-router", f"{build.module}/cmd/kube-router"),)
+    assert f"-X {build.module}/pkg/version.Version={versions.KUBE_ROUTER}" in build.ldflags
+    assert router.IMAGE.rsplit(":", 1) == ["deployctl.local/kube-router", versions.KUBE_ROUTER]
+
+
+def kube_router_objects(image: str = router.IMAGE) -> dict[str, dict]:
+    return {o["kind"]: o for o in yaml.safe_load_all(router.manifest(image))}
+
+
+def test_kube_router_runs_its_firewall_only_on_every_node_in_the_nodes_network():
+    daemonset = kube_router_objects("local/kube-router:v0")["DaemonSet"]
+
+    assert daemonset["metadata"]["namespace"] == router.NAMESPACE == "kube-system"
+    assert daemonset["metadata"]["name"] == router.DAEMONSET
+    spec = daemonset["spec"]["template"]["spec"]
+    assert spec["hostNetwork"] is True
+    assert spec["serviceAccountName"] == "kube-router"
+    assert spec["tolerations"] == [{"operator": "Exists"}]  # the control-plane node too
+    (container,) = spec["containers"]
+    assert container["image"] == "local/kube-router:v0"
+    assert container["securityContext"] == {"privileged": True}
+    args = container["args"]
+    for flag in (
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        "--hostname-override=$(NODE_NAME)",
+    ):
+        assert flag in args
+    (env,) = container["env"]
+    assert env == {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 20244}
+    assert "--health-port=20244" in args
+    # The node's iptables mode, where the image's entrypoint reads it.
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert mounts["alternatives"]["mountPath"] == "/host/etc/alternatives"
+    assert volumes["alternatives"]["hostPath"]["path"] == "/etc/alternatives"
+    assert "/host/etc/alternatives/iptables" in router.entrypoint().decode()
+    assert volumes["xtables-lock"]["hostPath"]["path"] == mounts["xtables-lock"]["mountPath"]
+
+
+def test_kube_router_may_read_what_its_informers_watch_and_write_nothing():
+    objects = kube_router_objects()
+    rules = objects["ClusterRole"]["rules"]
+    readable = {
+        (group, resource)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert readable == {
+        ("", "namespaces"),
+        ("", "pods"),
+        ("", "services"),
+        ("", "nodes"),
+        ("", "endpoints"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("discovery.k8s.io", "endpointslices"),
+    }
+    assert all(rule["verbs"] == ["get", "list", "watch"] for rule in rules)
+    binding = objects["ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == objects["ClusterRole"]["metadata"]["name"]
+    account = objects["ServiceAccount"]["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_kube_routers_manifest_goes_where_kind_applies_its_own_cni():
+    assert router.MANIFEST_PATH == "kind/manifests/default-cni.yaml"
+    assert "${" not in router.manifest()
+
+
+def test_kube_routers_image_starts_it_through_the_iptables_mode_entrypoint():
+    dockerfile = router.dockerfile("local/kind-base:x")
+    assert dockerfile.startswith("FROM local/kind-base:x\n")
+    assert 'ENTRYPOINT ["/usr/local/bin/kube-router-entrypoint"]' in dockerfile
+    assert "exec /usr/local/bin/kube-router " in router.entrypoint().decode()
 
 
 def test_down_puts_back_the_host_settings_a_kubelet_changed(tmp_path, monkeypatch):

@@ -20,7 +20,12 @@ Differences from kind's own setup, all named here:
 
 - kindnetd, kind's CNI, is not served by the module proxy: the built image
   carries a static ptp network (`kindnode/10-deployctl-ptp.conflist`, one
-  node's pod range) and the cluster is created with ``disableDefaultCNI``;
+  node's pod range) for the pods;
+- kindnetd also enforces NetworkPolicies; on the built image kube-router's
+  firewall does (`router`: kube-router of `versions.KUBE_ROUTER`, firewall
+  only, iptables and ipset). Its DaemonSet is the image's
+  ``/kind/manifests/default-cni.yaml``, which kind applies where its own image
+  has kindnetd's, and `up` waits for it to be ready;
 - kubeadm v1.34.4 asks for etcd 3.6.5; the image carries the sandbox's etcd
   (`ETCD_IMAGE_TAG`) and the kind config says so;
 - the cgroups here are v1, which kubelet 1.34 refuses unless told
@@ -39,7 +44,8 @@ cluster puts them back.
 The modules: `binary` (kind itself), `docker` (asking Docker, starting
 dockerd), `images` (the images kubeadm and kind start), `nodeimage` (the
 offline node image and its digest), `stores` (the stores' images, from Debian's
-packages), `sysctls` (the host's kernel settings);
+packages), `sysctls` (the host's kernel settings), `router` (kube-router,
+which enforces NetworkPolicies on the offline image);
 this one creates, reports on and deletes the cluster.
 """
 
@@ -54,7 +60,7 @@ import yaml
 
 from deployctl.cluster import binaries, versions
 from deployctl.cluster.binaries import Progress
-from deployctl.cluster.kind import docker, sysctls
+from deployctl.cluster.kind import docker, router, sysctls
 from deployctl.cluster.kind.binary import (
     KIND,
     KIND_UNPRIVILEGED,
@@ -104,7 +110,7 @@ def cluster_config(offline: bool) -> str:
     patches = ["kind: KubeletConfiguration\nfailCgroupV1: false\n"]
     config: dict = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4"}
     if offline:
-        config["networking"] = {"disableDefaultCNI": True}
+        # kind applies the image's /kind/manifests/default-cni.yaml: kube-router's firewall.
         patches.append(
             f"kind: ClusterConfiguration\netcd:\n  local:\n    imageTag: {ETCD_IMAGE_TAG}\n"
         )
@@ -182,7 +188,34 @@ def up(
                     "reached, build one first: deployctl cluster build --provider kind"
                 ) from error
             raise
+    if offline:
+        _wait_for_policy_enforcer(name, progress)
     return context_name(name)
+
+
+def _wait_for_policy_enforcer(name: str, progress: Progress) -> None:
+    """Until kube-router's firewall runs on every node: NetworkPolicies are enforced from here.
+
+    Asked with the node's own kubectl, as kind applies the manifest."""
+    progress("waiting for kube-router, which enforces NetworkPolicies")
+    status = [
+        "kubectl",
+        "--kubeconfig=/etc/kubernetes/admin.conf",
+        f"--namespace={router.NAMESPACE}",
+        "rollout",
+        "status",
+        f"daemonset/{router.DAEMONSET}",
+        f"--timeout={READY_TIMEOUT_S}s",
+    ]
+    result = subprocess.run(
+        ["docker", "exec", f"{name}-control-plane", *status], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip()
+        raise ClusterError(
+            f"kube-router, which enforces NetworkPolicies on kind cluster {name}, "
+            f"is not ready: {detail}"
+        )
 
 
 def load_image(name: str, image: str) -> None:

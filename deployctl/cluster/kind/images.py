@@ -1,8 +1,8 @@
 """The images kubeadm and kind start, built here under the names they ask for, so none is pulled.
 
 The control plane, etcd, CoreDNS, pause and the storage provisioner are single
-binaries FROM scratch; kube-proxy and the storage helper are the node's Debian
-root filesystem (``base``), which carries what they run.
+binaries FROM scratch; kube-proxy, kube-router (`router`) and the storage helper
+are the node's Debian root filesystem (``base``), which carries what they run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deployctl.cluster import binaries, versions
 from deployctl.cluster.binaries import GoBuild, Progress
-from deployctl.cluster.kind import docker
+from deployctl.cluster.kind import docker, router
 from deployctl.errors import ClusterError
 
 NODE_BINARIES = GoBuild(
@@ -92,6 +92,7 @@ def component_images(base: str, workdir: Path, progress: Progress) -> list[str]:
     node = binaries.ensure_tool(NODE_BINARIES, progress)
     coredns = binaries.ensure_tool(COREDNS, progress)
     storage = binaries.ensure_tool(LOCAL_PATH_PROVISIONER, progress)
+    kube_router = binaries.ensure_tool(router.KUBE_ROUTER, progress)
     k8s = "registry.k8s.io"
     images = {
         f"{k8s}/kube-apiserver:{versions.KUBERNETES}": tools.kube_apiserver,
@@ -114,6 +115,17 @@ def component_images(base: str, workdir: Path, progress: Progress) -> list[str]:
         f"FROM {base}\nCOPY kube-proxy /usr/local/bin/kube-proxy\n",
         {"kube-proxy": node.path(NODE_BINARIES, "kube-proxy")},
     )
+    # kube-router's firewall drives iptables and ipset: the same.
+    docker.build_image(
+        router.IMAGE,
+        router.dockerfile(base),
+        {
+            "kube-router": kube_router.path(router.KUBE_ROUTER, "kube-router"),
+            "kube-router-entrypoint": router.entrypoint(),
+        },
+    )
     docker.run("tag", base, HELPER_IMAGE)
-    progress("built the control-plane, etcd, kube-proxy, CoreDNS, pause and storage images")
-    return [*images, coredns_ref, pause_ref, PROVISIONER_IMAGE, proxy, HELPER_IMAGE]
+    progress(
+        "built the control-plane, etcd, kube-proxy, CoreDNS, pause, storage and kube-router images"
+    )
+    return [*images, coredns_ref, pause_ref, PROVISIONER_IMAGE, proxy, HELPER_IMAGE, router.IMAGE]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deployctl.cluster import binaries, versions
 from deployctl.cluster.binaries import GoBuild, Progress
-from deployctl.cluster.kind import binary, docker
+from deployctl.cluster.kind import binary, docker, router
 from deployctl.cluster.kind.images import (
     HELPER_IMAGE,
     IMAGE_REPOSITORY,
@@ -37,7 +37,7 @@ CNI_PLUGINS = GoBuild(
 
 DEBIAN_PACKAGES = (
     "systemd,systemd-sysv,dbus,ca-certificates,iptables,iproute2,conntrack,kmod,"
-    "mount,util-linux,procps,containerd,runc"
+    "mount,util-linux,procps,containerd,runc,ipset"
 )
 NODE_ENTRYPOINT = [
     "/usr/local/bin/entrypoint-unprivileged",
@@ -48,7 +48,12 @@ NODE_ENTRYPOINT = [
 RECIPE = 1
 
 # deployctl's own files in the node image (deployctl/cluster/kindnode/)
-NODE_FILES = ("entrypoint-unprivileged", "10-deployctl-ptp.conflist", "containerd-offline.toml")
+NODE_FILES = (
+    "entrypoint-unprivileged",
+    "10-deployctl-ptp.conflist",
+    "containerd-offline.toml",
+    *router.FILES,
+)
 
 
 def _node_file(name: str) -> bytes:
@@ -66,6 +71,7 @@ def _recipe_digest() -> str:
         versions.PAUSE,
         versions.CNI_PLUGINS,
         versions.LOCAL_PATH_PROVISIONER,
+        versions.KUBE_ROUTER,
         DEBIAN_PACKAGES,
         *binary.UNPRIVILEGED_NODE_FLAGS,
         *(_node_file(name).decode() for name in NODE_FILES),
@@ -131,6 +137,7 @@ def _node_files(kind_dir: Path, workdir: Path, progress: Progress) -> dict[str, 
     source = (kind_dir / "pkg/build/nodeimage/const_storage.go").read_text()
     storage = storage_manifest(source, PROVISIONER_IMAGE, HELPER_IMAGE)
     files["files/kind/manifests/default-storage.yaml"] = storage.encode()
+    files[f"files/{router.MANIFEST_PATH}"] = router.manifest().encode()
     return files
 
 
