@@ -65,6 +65,11 @@ class Stack:
     def json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json"))
 
+    def image(self, workload: str, container: str) -> str:
+        """The image a StatefulSet's container runs."""
+        spec = self.json("get", "statefulset", workload)["spec"]["template"]["spec"]
+        return next(c["image"] for c in spec["containers"] if c["name"] == container)
+
     # -- the stores' own tools ------------------------------------------------------
 
     def psql(self, sql: str, pod: str = "postgresql-0", host: str = "127.0.0.1") -> str:

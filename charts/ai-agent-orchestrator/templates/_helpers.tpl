@@ -50,7 +50,7 @@ Argument: (list "name" $data).
 {{- toJson (dict "rabbitmq.conf" (.Files.Get "files/rabbitmq/rabbitmq.conf") "enabled_plugins" (.Files.Get "files/rabbitmq/enabled_plugins")) }}
 {{- end }}
 {{- define "aao.redisConfigData" -}}
-{{- toJson (dict "redis.conf" (.Files.Get "files/redis/redis.conf") "sentinel.conf" (.Files.Get "files/redis/sentinel.conf") "render-config.sh" (.Files.Get "files/redis/render-config.sh")) }}
+{{- toJson (dict "redis.conf" (.Files.Get "files/redis/redis.conf") "sentinel.conf" (.Files.Get "files/redis/sentinel.conf") "render-config.sh" (.Files.Get "files/redis/render-config.sh") "failover.sh" (.Files.Get "files/redis/failover.sh")) }}
 {{- end }}
 {{- define "aao.postgresqlConfigName" -}}
 {{ include "aao.hashedName" (list "postgresql-config" (include "aao.postgresqlConfigData" . | fromJson)) }}

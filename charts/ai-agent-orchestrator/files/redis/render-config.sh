@@ -39,4 +39,9 @@ password="$(printf '%s' "$REDIS_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')"
   printf 'requirepass "%s"\n' "$password"
 } > /etc/redis-run/sentinel.conf
 
+# With Sentinel, the redis container's preStop hands a master's role over first.
+if [ "${SENTINEL_ENABLED:-false}" = true ]; then
+  cp /config/failover.sh /etc/redis-run/failover.sh
+fi
+
 echo "$self: master is $master"
