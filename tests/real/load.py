@@ -66,9 +66,7 @@ class Outcome:
                 continue
             took = f"{step.end - step.start:.1f} s" if step else "-"
             name = step.name if step else "(outside the steps)"
-            lines.append(
-                f"| {name} | {took} | {len(tasks)} | {refused} | {p99} | {redelivered} |"
-            )
+            lines.append(f"| {name} | {took} | {len(tasks)} | {refused} | {p99} | {redelivered} |")
         return "\n".join(lines)
 
     def refused_in(self, name: str) -> int:
