@@ -4,6 +4,9 @@
 instead (needs Docker; CI runs it after the default sessions, docs/kind.md).
 `nox -s kind` (not run by default) deploys the dev stack to a kind cluster, every
 image a locally built stand-in (environments/kind.yaml).
+`nox -s real` (not run by default; CI runs it) deploys the real stack to a kind
+cluster (environments/kind-real.yaml: PostgreSQL, Redis, RabbitMQ built from Debian's
+packages, the reference application) and runs tests/real against it (docs/real-stack.md).
 
 `nox -s chart` (not run by default) packages the Helm chart into dist/ and indexes
 dist/ as a chart repository (`nox -s chart -- https://charts.example.com/ai-agent`
@@ -68,6 +71,16 @@ def kind(session: nox.Session) -> None:
     session.run("deployctl", "cluster", "up", "--provider", "kind", external=True)
     session.run("python3", "tests/e2e/standin/load.py", "deployctl", external=True)
     session.run("deployctl", "up", "kind", "--yes", *session.posargs, external=True)
+
+
+@nox.session(python=PYTHON)
+def real(session: nox.Session) -> None:
+    """The real stack on kind (tests/real): stores from Debian's packages, the reference
+    application, `deployctl up kind-real`, then the tests, which print their figures."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest", "tests/real", "-p", "no:cacheprovider", "-s", "--durations=10", *session.posargs
+    )
 
 
 @nox.session(python=PYTHON)

@@ -687,6 +687,7 @@ def orchestrator_rolled_to(kube: Kube, image: str) -> None:
     )
 
 
+@pytest.mark.containers
 def test_install_upgrade_and_rollback(
     helm: Helm, package: Path, cluster, client, images: Images
 ) -> None:

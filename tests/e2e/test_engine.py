@@ -44,6 +44,7 @@ def release(kube: Kube, kind: str, name: str, api_version: str = "v1") -> None:
     )
 
 
+@pytest.mark.containers
 def test_prune_deletes_dependents_first_and_waits_until_they_are_gone(
     project, kube, cluster, image
 ):

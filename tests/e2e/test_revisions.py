@@ -40,6 +40,7 @@ def history(cluster, project) -> list[tuple[str, str]]:
     return [(r["action"], r["result"]) for r in rows["revisions"]]
 
 
+@pytest.mark.containers
 def test_up_rollout_sticks_fails_back_by_itself_and_rollback_restores(
     project, kube, cluster, image
 ):
@@ -206,6 +207,7 @@ def test_status_reports_health_and_exits_1_when_unhealthy(project, kube, cluster
     assert "CrashLoopBackOff" in broken.stdout and "web" in broken.stdout
 
 
+@pytest.mark.containers
 def test_down_removes_workloads_and_keeps_volumes_and_records(project, kube, cluster, image):
     project.write(stack(image), ORDER)
     assert deployctl(cluster, project.root, "up", "test").code == 0
@@ -226,6 +228,7 @@ def test_down_removes_workloads_and_keeps_volumes_and_records(project, kube, clu
     assert [line.split()[-1] for line in lines] == ["web", "api", "db"]
 
 
+@pytest.mark.containers
 def test_rollback_replaces_statefulset_pods_stuck_on_a_failed_revision(
     project, kube, cluster, image
 ):

@@ -12,6 +12,9 @@ from kubetest import Kube, deployment_complete, pod_ready, waiting_reasons
 
 from deployctl.cluster import binaries, sandbox, versions
 
+# The same checks on kind: what the simulated pods mimic, real ones do.
+pytestmark = pytest.mark.containers
+
 APPS = "apps/v1"
 PROBE = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2}
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from kubetest import Kube
 from projects import deployctl
+
+pytestmark = pytest.mark.containers  # the dev stack on kind: stand-ins, real kubelets
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = ("postgresql", "rabbitmq", "redis", "orchestrator", "worker", "mcp-server")

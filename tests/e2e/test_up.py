@@ -51,6 +51,7 @@ def ready_since(pod: dict) -> datetime:
     return when(ready["lastTransitionTime"])
 
 
+@pytest.mark.containers
 def test_components_start_only_after_their_dependencies_are_ready(project, kube, cluster, image):
     project.write(stack(image, delay="3s"), ORDER)
 
@@ -160,6 +161,7 @@ def test_an_unchanged_up_dry_runs_nothing_but_puts_back_changes_made_behind_its_
     assert settled.report["changed"] is False and settled.report["dry_runs"] == 0
 
 
+@pytest.mark.containers
 @pytest.mark.parametrize(
     ("tag", "reason"),
     [("v1-crashloop", "CrashLoopBackOff"), ("v1-pullerror", "ImagePullBackOff|ErrImagePull")],
