@@ -65,6 +65,10 @@ class Stack:
     def json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json"))
 
+    def service_path(self, service: str, path: str) -> str:
+        """The API server's proxy path to a Service's `http` port."""
+        return f"/api/v1/namespaces/{self.namespace}/services/{service}:http/proxy/{path}"
+
     def image(self, workload: str, container: str) -> str:
         """The image a StatefulSet's container runs."""
         spec = self.json("get", "statefulset", workload)["spec"]["template"]["spec"]

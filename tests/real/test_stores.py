@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -83,3 +84,30 @@ def test_every_metric_of_the_manifests_table_that_an_exporter_serves_is_live(sta
     missing = sorted(named - served)
     print(f"{len(named)} metrics named; served: {len(named) - len(missing)}; missing: {missing}")
     assert not missing, f"named in manifests/README.md, not served live: {missing}"
+
+
+def test_a_task_flows_through_every_role_and_mcp_server_reads_redis_else_the_standby(
+    stack: Stack,
+) -> None:
+    """orchestrator -> PostgreSQL + RabbitMQ -> worker -> PostgreSQL + Redis -> mcp-server.
+
+    Reached through the API server's service proxy: it runs on the node, whose traffic
+    the NetworkPolicies admit, as the kubelet's probes."""
+    task = f"flow-{uuid.uuid4().hex[:8]}"
+    payload = json.dumps({"id": task, "payload": {"hello": "world"}})
+    stack.kubectl(
+        "create", "--raw", stack.service_path("orchestrator", "tasks"), "-f", "-", stdin=payload
+    )
+
+    def served() -> dict:
+        return json.loads(
+            stack.kubectl("get", "--raw", stack.service_path("mcp-server", f"results/{task}"))
+        )
+
+    first = eventually(served, timeout=30, what="the result served by mcp-server")
+    assert first["source"] == "redis", first
+    master = stack.sentinel_master()["ip"].split(".")[0]
+    assert stack.redis_cli(master, "del", f"result:{task}") == "1"
+    again = served()
+    assert again["source"] == "postgresql" and again["result"] == first["result"], again
+    assert re.fullmatch(r"[0-9a-f]{64}", first["result"])  # the payload's SHA-256
