@@ -6,7 +6,7 @@ import re
 
 from deployctl.errors import ConfigError
 from deployctl.model import Obj
-from deployctl.plan import containers_of
+from deployctl.plan import containers_of, is_migration
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 REFERENCE = re.compile(
@@ -40,7 +40,23 @@ def new_image(current: str, version: str) -> str:
 
 
 def pick_container(workloads: list[Obj], component: str, container: str | None):
-    """The (workload, container) pairs whose image a rollout changes."""
+    """The (workload, container) pairs whose image a rollout changes: the component's
+    container (`pick_app_container`) and its migration Jobs' containers of the same image
+    repository, which run the new version's migration first."""
+    picked = pick_app_container([w for w in workloads if not is_migration(w)], component, container)
+    repositories = {repository(c["image"]) for _, c in picked}
+    migrations = [
+        (w, c)
+        for w in workloads
+        if is_migration(w)
+        for c in containers_of(w)
+        if repository(c["image"]) in repositories
+    ]
+    return [*migrations, *picked]
+
+
+def pick_app_container(workloads: list[Obj], component: str, container: str | None):
+    """The (workload, container) pairs of the component's application a rollout changes."""
     candidates = [(w, c) for w in workloads for c in containers_of(w)]
     if container is not None:
         chosen = [(w, c) for w, c in candidates if c["name"] == container]

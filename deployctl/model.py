@@ -25,6 +25,12 @@ RECORD_LABEL = "deployctl.dev/record"
 REVISION_LABEL = "deployctl.dev/revision"
 RESULT_LABEL = "deployctl.dev/result"
 GENERATED_ANNOTATION = "deployctl.dev/generated-keys"
+# "true" on a Job: its component's migration, run to completion before the component's
+# other objects are applied (plan.py, docs/how-up-works.md).
+MIGRATION_ANNOTATION = "deployctl.dev/migration"
+# On a migration Job as deployctl applies it: a digest of its pod template. A new
+# digest means a new migration: the old Job is deleted and the new one created.
+TEMPLATE_ANNOTATION = "deployctl.dev/template-digest"
 
 # -- kinds ----------------------------------------------------------------------------------
 
@@ -106,6 +112,7 @@ class ChangeAction(StrEnum):
     UPDATE = "update"
     UNCHANGED = "unchanged"
     UNKNOWN = "unknown"  # read-only runs without secret values cannot compare a Secret
+    REPLACE = "replace"  # a migration Job to run again: deleted, gone, then created
     PRUNE = "prune"
 
 

@@ -7,15 +7,20 @@ RBAC, ServiceAccounts, ConfigMaps, Secrets, Services, PVCs, NetworkPolicies
 objects (its workloads, HPAs, PDBs, Ingresses ...) once every component it
 depends on is healthy. Objects without a component label belong to the
 foundation.
+
+A component's migration Jobs (annotation `deployctl.dev/migration: "true"`) run
+first: its other objects are applied once every migration is complete.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from deployctl.errors import ConfigError
-from deployctl.model import COMPONENT_LABEL, Obj
+from deployctl.model import COMPONENT_LABEL, MIGRATION_ANNOTATION, TEMPLATE_ANNOTATION, Obj
 
 # Applied before any workload, in this order (kubectl/Helm install order, abridged).
 FOUNDATION_KINDS = (
@@ -64,6 +69,69 @@ def component_objects(objects: list[Obj], component: str | None) -> list[Obj]:
     return [o for o in objects if component_of(o) == component]
 
 
+def workloads(objects: Iterable[Obj]) -> list[Obj]:
+    return [o for o in objects if o.get("kind") in WORKLOAD_KINDS]
+
+
+def is_migration(obj: Obj) -> bool:
+    """A Job its component runs to completion before anything else of it changes."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return obj.get("kind") == "Job" and annotations.get(MIGRATION_ANNOTATION) == "true"
+
+
+def template_digest(job: Obj) -> str:
+    """A digest of a Job's pod template: what makes it another run of its migration."""
+    template = (job.get("spec") or {}).get("template") or {}
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stamp_migrations(objects: Iterable[Obj]) -> None:
+    """Each migration Job carries its template's digest (TEMPLATE_ANNOTATION), so that the
+    next deploy knows from the live Job whether its migration already ran."""
+    for obj in objects:
+        if is_migration(obj):
+            meta = obj["metadata"]
+            meta["annotations"] = {
+                **(meta.get("annotations") or {}),
+                TEMPLATE_ANNOTATION: template_digest(obj),
+            }
+
+
+def ran_already(job: Obj, live: Obj | None) -> bool:
+    """The live Job is this migration (same template digest) and did not fail."""
+    if live is None:
+        return False
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    conditions = (live.get("status") or {}).get("conditions") or []
+    failed = any(
+        c.get("type") in ("Failed", "FailureTarget") and c.get("status") == "True"
+        for c in conditions
+    )
+    return annotations.get(TEMPLATE_ANNOTATION) == template_digest(job) and not failed
+
+
+def check_migrations(objects: Iterable[Obj]) -> None:
+    """The annotation means something only on a Job of a component (exit 2 otherwise)."""
+    for obj in objects:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if MIGRATION_ANNOTATION not in annotations:
+            continue
+        where = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+        if obj.get("kind") != "Job":
+            raise ConfigError(
+                f"{where}: annotation {MIGRATION_ANNOTATION} is for Jobs only; remove it"
+            )
+        if annotations[MIGRATION_ANNOTATION] != "true":
+            raise ConfigError(
+                f'{where}: annotation {MIGRATION_ANNOTATION} must be "true" (or be left out)'
+            )
+        if component_of(obj) is None:
+            raise ConfigError(
+                f"{where}: a migration Job needs the {COMPONENT_LABEL} label of the component "
+                "it migrates for"
+            )
+
+
 def is_foundation(obj: Obj) -> bool:
     return obj.get("kind") in FOUNDATION_KINDS or component_of(obj) is None
 
@@ -82,7 +150,17 @@ class Component:
 
     @property
     def workloads(self) -> list[Obj]:
-        return [o for o in self.objects if o.get("kind") in WORKLOAD_KINDS]
+        return workloads(self.objects)
+
+    @property
+    def migrations(self) -> list[Obj]:
+        """Its migration Jobs: applied first, and complete before the rest is applied."""
+        return [o for o in self.objects if is_migration(o)]
+
+    @property
+    def rollout(self) -> list[Obj]:
+        """Everything but its migrations, applied once they are complete."""
+        return [o for o in self.objects if not is_migration(o)]
 
 
 @dataclass
@@ -102,6 +180,8 @@ class Plan:
 
 def build_plan(objects: Iterable[Obj], order: Mapping[str, Iterable[str]]) -> Plan:
     """Group objects into foundation and components; order components by dependencies."""
+    objects = list(objects)
+    check_migrations(objects)
     foundation: list[Obj] = []
     components: dict[str, Component] = {}
     for obj in objects:

@@ -58,7 +58,7 @@ STATE_STYLE = {
     ComponentState.NOT_STARTED: "magenta",
     ComponentState.STOPPED: "magenta",
 }
-VERBS = {"create": "created", "update": "configured", "prune": "pruned"}
+VERBS = {"create": "created", "update": "configured", "replace": "replaced", "prune": "pruned"}
 
 
 class ComponentView(Protocol):
@@ -353,6 +353,9 @@ def format_history(document: dict[str, Any]) -> str:
             )
         previous = row["images"]
         note = f" ({row['note']})" if row.get("note") else ""
+        ran = [f"{m['component']} (Job {m['job']})" for m in row.get("migrations") or []]
+        if ran:
+            note += f"; migrated {', '.join(ran)}"
         lines.append(
             f"{row['revision']:>4}  {row['time']:25}  {row['user'][:24]:24}  "
             f"{row['action']:9}  {row['result']:12}  {changes or 'no image change'}{note}"

@@ -17,6 +17,7 @@ import json
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from deployctl.errors import ConfigError
 from deployctl.kube import Cluster
@@ -27,10 +28,12 @@ from deployctl.model import (
     RECORD_LABEL,
     RESULT_LABEL,
     REVISION_LABEL,
+    TEMPLATE_ANNOTATION,
+    ChangeAction,
     Obj,
     RevisionResult,
 )
-from deployctl.plan import component_objects, component_of, containers_of
+from deployctl.plan import component_objects, component_of, containers_of, is_migration
 
 KEEP = 10
 
@@ -55,6 +58,9 @@ class Revision:
     # The profile's dependency order when it was deployed: prune removes the components the
     # profile no longer has in it, dependents first.
     order: dict[str, list[str]] = field(default_factory=dict)
+    # The migration Jobs this deploy ran (created, or deleted and created again): each a
+    # {"component", "job", "digest", "images"}; a rollback past one warns (revisions.md).
+    migrations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def successful(self) -> bool:
@@ -68,6 +74,20 @@ def user_at_host() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def migrations_run(changes: list[tuple[Obj, str]]) -> list[dict[str, Any]]:
+    """The migration Jobs among (object, action) pairs that a deploy creates or replaces."""
+    return [
+        {
+            "component": component_of(obj),
+            "job": obj["metadata"]["name"],
+            "digest": (obj["metadata"].get("annotations") or {}).get(TEMPLATE_ANNOTATION, ""),
+            "images": [c["image"] for c in containers_of(obj)],
+        }
+        for obj, action in changes
+        if is_migration(obj) and action in (ChangeAction.CREATE, ChangeAction.REPLACE)
+    ]
 
 
 def images_by_component(objects: list[Obj]) -> dict[str, list[str]]:

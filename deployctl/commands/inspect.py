@@ -98,6 +98,7 @@ def history(target: Target, reporter: Reporter) -> Result:
             "result": r.result,
             "images": r.images,
             "note": r.note,
+            "migrations": r.migrations,
         }
         for r in revisions
     ]

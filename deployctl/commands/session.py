@@ -225,6 +225,7 @@ class Session:
             action=action,
             result=RevisionResult.PENDING,
             images=releases.images_by_component(applied),
+            migrations=releases.migrations_run([(c.obj, c.action) for c in prepared.changes]),
             objects=applied,
             pins=prepared.pins,
             order={name: list(deps) for name, deps in self.profile.order.items()},

@@ -58,10 +58,18 @@ class Actions:
         if change.action in (ChangeAction.UNCHANGED, ChangeAction.UNKNOWN):
             return
         self.guard()
+        if change.action == ChangeAction.REPLACE and change.live is not None:
+            # A Job's template cannot change in place: the old run goes first, its pods
+            # too (foreground), and is waited for until gone.
+            Remover(self.cluster, self.guard, lambda obj: None).remove([change.live])
         result = self.cluster.apply(change.obj, force=change.force)
         with self._lock:
             self.applied[object_key(change.obj)] = result
         self.reporter.object(change.ref, change.action)
+
+    def applied_uid(self, obj: Obj) -> str:
+        applied = self.applied.get(object_key(obj))
+        return (applied or {}).get("metadata", {}).get("uid") or ""
 
     def applied_generation(self, obj: Obj) -> int:
         applied = self.applied.get(object_key(obj))

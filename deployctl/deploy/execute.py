@@ -8,6 +8,11 @@ judged again only when the watch caches report a change under one of its
 workloads, and once a TICK for the time-based rules. A failure stops new
 starts at once and stops every wait (fail fast); the prune runs only once
 everything is healthy.
+
+A component with migration Jobs goes through it twice: its migrations are applied
+and waited for (`Wait.migrating`), and only once they are complete the rest of it
+(`plan.Component.rollout`) is applied and waited for. A failed migration fails the
+component before any of its other objects changed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from deployctl.deploy.actions import Actions
 from deployctl.deploy.judge import Expectations, Verdict, judge
 from deployctl.deploy.live import fingerprint, object_key, record_key
 from deployctl.deploy.prepare import ObjectChange, Prepared
+from deployctl.deploy.removal import StillDeleting
 from deployctl.deploy.scheduler import Scheduler
 from deployctl.kube import IN_FLIGHT, Cluster, KubeError
 from deployctl.model import ChangeAction, ComponentState, Obj
@@ -60,10 +66,12 @@ class Wait:
     """One component's wait, from the end of its apply to its verdict."""
 
     component: plan.Component
+    workloads: list[Obj]  # what this wait judges: the migrations, or the rest
     timeout: float  # seconds, counted from the end of the component's apply
     deadline: float  # the monotonic moment the timeout runs out
     uids: frozenset[str] | None = None  # its workloads' uids, once every one exists
     fresh: bool = True  # not judged yet: its apply just finished
+    migrating: bool = False  # the component's migrations; the rest is applied after
 
     def touched_by(self, changed: set[str]) -> bool:
         """A change under one of its workloads; before they all exist, any change."""
@@ -113,7 +121,8 @@ class Execution:
         self.monotonic = monotonic
         self.waits: dict[str, Wait] = {}  # exactly the components in ComponentState.WAITING
         self.replacing: set[Future[None]] = set()  # stuck-pod replacements in flight
-        self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None]] = (
+        # (component, error, whether it applied its migrations)
+        self.finished_applies: queue.SimpleQueue[tuple[str, BaseException | None, bool]] = (
             queue.SimpleQueue()
         )
         # Events are stamped in whole seconds by the cluster: anything from this second of
@@ -160,11 +169,18 @@ class Execution:
         rest = [c for c in changes if c.obj["kind"] != "Namespace"]
         list(pool.map(self.actions.apply, rest))
 
-    def _apply_component(self, name: str) -> None:
+    def _start(self, name: str, pool: ThreadPoolExecutor, migrating: bool) -> None:
+        """Apply a component's migrations (`migrating`) or the rest of it, on the pool."""
+        component = self.components[name]
+        objects = component.migrations if migrating else component.rollout
+        self._move(name, ComponentState.APPLYING, "migrating" if migrating else "")
+        pool.submit(self._apply_component, name, objects, migrating)
+
+    def _apply_component(self, name: str, objects: list[Obj], migrating: bool) -> None:
         component = self.components[name]
         error: BaseException | None = None
         try:
-            for obj in component.objects:
+            for obj in objects:
                 change: ObjectChange = self.changes[object_key(obj)]
                 self.actions.apply(change)
                 hpa = _autoscaler_for(obj, component.objects)
@@ -172,7 +188,7 @@ class Execution:
                     self.actions.bootstrap_replicas(obj, hpa)
         except BaseException as caught:  # handed to the loop, which decides
             error = caught
-        self.finished_applies.put((name, error))
+        self.finished_applies.put((name, error, migrating))
         self.view.poke()
 
     # -- the loop ---------------------------------------------------------------------
@@ -197,8 +213,7 @@ class Execution:
                     self._judge(name, wait, pool, now)
             self._settle_stopped()
             for name in self.scheduler.startable():  # at once: dependencies just turned healthy
-                self._move(name, ComponentState.APPLYING)
-                pool.submit(self._apply_component, name)
+                self._start(name, pool, migrating=bool(self.components[name].migrations))
             if self.scheduler.done:
                 break
             if self.waits:
@@ -211,10 +226,10 @@ class Execution:
         stopped."""
         while True:
             try:
-                name, error = self.finished_applies.get_nowait()
+                name, error, migrating = self.finished_applies.get_nowait()
             except queue.Empty:
                 return
-            if error is not None and not isinstance(error, KubeError):
+            if error is not None and not isinstance(error, KubeError | StillDeleting):
                 raise error
             if error is not None:
                 self._move(name, ComponentState.FAILED, str(error))
@@ -223,8 +238,10 @@ class Execution:
             else:
                 timeout = self.timeout or self.profile.timeout_for(name)
                 component = self.components[name]
-                self.waits[name] = Wait(component, timeout, self.monotonic() + timeout)
-                self._move(name, ComponentState.WAITING)
+                workloads = component.migrations if migrating else plan.workloads(component.rollout)
+                due = self.monotonic() + timeout
+                self.waits[name] = Wait(component, workloads, timeout, due, migrating=migrating)
+                self._move(name, ComponentState.WAITING, "migrating" if migrating else "")
 
     def _finish_replacements(self, wait: bool = False) -> None:
         """Read the stuck-pod replacements that finished (all of them, with `wait`): one that
@@ -245,7 +262,7 @@ class Execution:
 
     def _judge(self, name: str, wait: Wait, pool: ThreadPoolExecutor, now: float) -> None:
         moment = self.cluster.server_now()  # pods' and events' stamps are the server's
-        workloads = wait.component.workloads
+        workloads = wait.workloads
         verdicts = [judge(w, self.view, self._expect(w, wait.component), moment) for w in workloads]
         wait.fresh = False
         if wait.uids is None:
@@ -256,9 +273,17 @@ class Execution:
                     self.replacing.add(pool.submit(self.actions.replace_pod, pod, uid))
         waiting_on = "; ".join(v.message for v in verdicts if not v.healthy)
         if failed := next((v for v in verdicts if v.failed), None):
+            what = "migration failed: " if wait.migrating else ""
             self._move(
-                name, ComponentState.FAILED, f"{name}: {failed.message}", self._details(failed)
+                name,
+                ComponentState.FAILED,
+                f"{name}: {what}{failed.message}",
+                self._details(failed),
             )
+        elif all(v.healthy for v in verdicts) and wait.migrating:
+            jobs = ", ".join(f"Job {w['metadata']['name']}" for w in workloads)
+            self.reporter.info(f"{name}: migration complete ({jobs}); applying the rest")
+            self._start(name, pool, migrating=False)
         elif all(v.healthy for v in verdicts):
             self._move(
                 name, ComponentState.HEALTHY, "; ".join(v.message for v in verdicts if v.message)
@@ -287,6 +312,7 @@ class Execution:
         hpa = _autoscaler_for(workload, component.objects)
         return Expectations(
             applied_generation=self.actions.applied_generation(workload),
+            applied_uid=self.actions.applied_uid(workload) if plan.is_migration(workload) else "",
             min_replicas=(hpa or {}).get("spec", {}).get("minReplicas"),
             unschedulable_grace=self.profile.unschedulable_grace,
             restarts_allowed=self.profile.restarts_for(component.name),
@@ -307,8 +333,8 @@ class Execution:
     ) -> None:
         result = self.results[name]
         now = self.monotonic()
-        if state is ComponentState.APPLYING:
-            result.started = now
+        if state is ComponentState.APPLYING and result.started is None:
+            result.started = now  # a component that migrated first started with it
         if state.finished and result.started is not None:
             result.finished = now
         result.state = state.value
@@ -323,12 +349,21 @@ class Execution:
             return []
         name = pod["metadata"]["name"]
         namespace = self.profile.namespace
-        try:
-            events, _ = self.cluster.list(
-                "v1", "Event", namespace, field_selector=f"involvedObject.name={name},type=Warning"
-            )
-        except KubeError:
-            events = []
+        # The pod's warnings, and its Job's (BackoffLimitExceeded, DeadlineExceeded).
+        owners = pod["metadata"].get("ownerReferences") or []
+        jobs = [owner["name"] for owner in owners if owner.get("kind") == "Job"]
+        events = []
+        for about in [name, *jobs]:
+            try:
+                found, _ = self.cluster.list(
+                    "v1",
+                    "Event",
+                    namespace,
+                    field_selector=f"involvedObject.name={about},type=Warning",
+                )
+            except KubeError:
+                found = []
+            events += found
         events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         details = [f"event {e.get('reason')}: {e.get('message', '').strip()}" for e in events[-3:]]
         for container in pod["spec"].get("containers", []):

@@ -45,6 +45,7 @@ class Expectations:
     """What this deploy knows that the cluster's objects don't say."""
 
     applied_generation: int = 0  # the generation our apply produced: older status is stale
+    applied_uid: str = ""  # the object our apply created (a replaced Job): another is the old one
     min_replicas: int | None = None  # the HPA's minReplicas, for an autoscaled workload
     unschedulable_grace: float = 15.0
     since: datetime | None = None  # events from before this deploy are not about it
@@ -75,7 +76,7 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
     """The verdict on one workload of the manifests, from the live state in `snapshot`."""
     kind, name = workload["kind"], workload["metadata"]["name"]
     live = snapshot.get(workload["apiVersion"], kind, name)
-    if live is None:
+    if live is None or (expect.applied_uid and live["metadata"].get("uid") != expect.applied_uid):
         return Verdict(health.in_progress(f"{kind} {name} not seen yet"))
     if (live["metadata"].get("generation") or 0) < expect.applied_generation:
         return Verdict(health.in_progress(f"{kind} {name}: waiting for the update"))
@@ -97,7 +98,10 @@ def judge(workload: Obj, snapshot: Snapshot, expect: Expectations, now: datetime
         ):
             return Verdict(health.failed(f"{kind} {name}: {problem}"), pod, replace)
     if status.failed:
-        return Verdict(health.failed(f"{kind} {name}: {status.message}"), replace=replace)
+        # A failed Job (no pod problem above: its pods ran and failed): the newest pod's
+        # events and last log lines say why.
+        newest = max(pods, key=_created, default=None) if kind == "Job" else None
+        return Verdict(health.failed(f"{kind} {name}: {status.message}"), newest, replace)
     if status.healthy:
         return Verdict(status, replace=replace)
     not_ready = [health.not_ready_reason(p) for p in pods if not health.is_ready(p)]
@@ -169,6 +173,10 @@ def creation_refused(workload: Obj, snapshot: Snapshot, since: datetime | None) 
         if stamp and (since is None or _parse(stamp) >= since):
             return f"FailedCreate: {event.get('message', '').strip()}"
     return None
+
+
+def _created(obj: Obj) -> str:
+    return obj["metadata"].get("creationTimestamp") or ""
 
 
 def _parse(stamp: str) -> datetime:

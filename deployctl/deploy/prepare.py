@@ -85,7 +85,7 @@ class Prepared:
 
     @property
     def changed(self) -> bool:
-        writes = (ChangeAction.CREATE, ChangeAction.UPDATE)
+        writes = (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.REPLACE)
         return bool(self.prune) or any(c.action in writes for c in self.changes)
 
 
@@ -156,6 +156,7 @@ class Validation:
         objects, pins, with_values = self._objects_and_pins(
             read_only, given, given_pins, previous, live
         )
+        plan.stamp_migrations(objects)
         deploy_plan = plan.build_plan(objects, self.profile.order)
         ordered = deploy_plan.apply_order()
 
@@ -255,6 +256,13 @@ class Validation:
             change = ObjectChange(obj, action, current_live)
             change.force = self.options.force_conflicts or key in self.adopted or same
             changes.append(change)
+            migration = plan.is_migration(obj) and current_live is not None
+            if migration and not plan.ran_already(obj, current_live):
+                # Another migration (or a failed one): run it again, checked as new.
+                change.action = ChangeAction.REPLACE
+                if checkable(obj):
+                    to_check.append(change)
+                continue
             if (
                 same
                 and current_live is not None
@@ -271,7 +279,7 @@ class Validation:
         """An existing object whose dry run differs from it is an update; say so when
         the difference was written outside deployctl since the last deploy."""
         for change in checked:
-            if change.live is not None:
+            if change.live is not None and change.action != ChangeAction.REPLACE:
                 same = normalized(change.dry_run) == normalized(change.live)
                 change.action = ChangeAction.UNCHANGED if same else ChangeAction.UPDATE
                 if not same and recorded.get(object_key(change.obj)) == change.obj:
@@ -351,7 +359,14 @@ class Validation:
             obj = change.obj
             try:
                 self.cluster.take_warnings()
-                change.dry_run = self.cluster.apply(obj, dry_run=True, force=change.force)
+                if change.action == ChangeAction.REPLACE:
+                    # Its old Job still exists (a template cannot change in place): check the
+                    # new one as a new object, under a name nothing has.
+                    scratch = {**obj, "metadata": {**obj["metadata"], "name": _scratch(obj)}}
+                    self.cluster.apply(scratch, dry_run=True, force=True)
+                    change.dry_run = obj
+                else:
+                    change.dry_run = self.cluster.apply(obj, dry_run=True, force=change.force)
                 for warning in self.cluster.take_warnings():
                     self.say(f"warning: {ref(obj)}: {warning}")
                 return None
@@ -378,3 +393,8 @@ class Validation:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise ConfigError(f"validation failed: {problems[0]}{more}")
+
+
+def _scratch(obj: Obj) -> str:
+    """A name for the dry run of a Job that replaces one of the same name."""
+    return f"{obj['metadata']['name'][:40]}-deployctl-check"
