@@ -117,14 +117,16 @@ class Deploy:
         read_only: bool = False,
         objects: list[Obj] | None = None,
         pins: dict[str, dict[str, str]] | None = None,
+        keep_migrations: bool = False,
     ) -> Prepared:
         """Validate everything. `read_only` (plan, diff): write nothing, work without values.
 
         `objects` (rollout, rollback): deploy these recorded objects instead of
         rendering the manifests; `pins` are the image pins they carry. What it scaffolds
         (a namespace, CRDs) stays until `keep_scaffolding` or `undo_scaffolding`.
+        `keep_migrations` (going back): migration Jobs are neither written nor run.
         """
-        return self._validation().run(read_only, objects, pins)
+        return self._validation().run(read_only, objects, pins, keep_migrations)
 
     def ensure_namespace(self, objects: list[Obj]) -> None:
         """A namespaced dry run (and the lock) needs its namespace: create it now,

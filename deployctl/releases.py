@@ -90,6 +90,21 @@ def migrations_run(changes: list[tuple[Obj, str]]) -> list[dict[str, Any]]:
     ]
 
 
+def migrations_between(
+    revisions: list[Revision], after: int, upto: int, component: str | None
+) -> list[tuple[int, dict[str, Any]]]:
+    """(revision, migration) of every migration run after revision `after` up to `upto`
+    (a failed one may have run halfway), of `component` or of all: what going back to
+    revision `after`'s code passes."""
+    return [
+        (r.number, m)
+        for r in revisions
+        if after < r.number <= upto
+        for m in r.migrations
+        if component is None or m.get("component") == component
+    ]
+
+
 def images_by_component(objects: list[Obj]) -> dict[str, list[str]]:
     images: dict[str, list[str]] = {}
     for obj in objects:

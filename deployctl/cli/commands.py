@@ -15,6 +15,7 @@ from deployctl.cli.flags import (
     ENV_ARG,
     ENV_OPT,
     NO_ROLLBACK_OPT,
+    PAST_MIGRATIONS_OPT,
     PROJECT,
     SHOW_SECRETS,
     TIMEOUT_OPT,
@@ -126,6 +127,7 @@ def rollout(
     no_rollback: bool = NO_ROLLBACK_OPT,
     all_or_nothing: bool = ALL_OR_NOTHING_OPT,
     yes: bool = YES_OPT,
+    past_migrations: bool = PAST_MIGRATIONS_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
@@ -139,6 +141,7 @@ def rollout(
 
     options = make_options(flags, timeout, wait_lock=wait_lock)
     target = make_target(flags, env, options, yes)
+    target.past_migrations = past_migrations
     finish(
         flags.output,
         lambda r: run_rollout(
@@ -161,6 +164,7 @@ def rollback(
     no_rollback: bool = NO_ROLLBACK_OPT,
     all_or_nothing: bool = ALL_OR_NOTHING_OPT,
     yes: bool = YES_OPT,
+    past_migrations: bool = PAST_MIGRATIONS_OPT,
     timeout: str | None = TIMEOUT_OPT,
     wait_lock: str | None = WAIT_LOCK_OPT,
 ) -> None:
@@ -172,6 +176,7 @@ def rollback(
 
     options = make_options(flags, timeout, wait_lock=wait_lock)
     target = make_target(flags, env, options, yes)
+    target.past_migrations = past_migrations
     finish(
         flags.output,
         lambda r: run_rollback(target, r, component, to_revision, no_rollback, all_or_nothing),

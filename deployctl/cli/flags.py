@@ -67,6 +67,13 @@ ALL_OR_NOTHING_OPT = typer.Option(
     help="Across clusters: when one fails, restore every cluster that changed.",
 )
 YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+PAST_MIGRATIONS_OPT = typer.Option(
+    False,
+    "--past-migrations",
+    help="Going back to code older than a migration already run: do it without asking "
+    "(protected environments ask, or refuse without a terminal). Only the application "
+    "goes back; nothing undoes a schema.",
+)
 TIMEOUT_OPT = typer.Option(
     None,
     "--timeout",

@@ -8,6 +8,7 @@ import dataclasses
 from deployctl import releases
 from deployctl.commands import Result
 from deployctl.commands.session import Change, Outcome, Session
+from deployctl.commands.target import confirm_past_migrations
 from deployctl.errors import DeployctlError, ExitStatus
 from deployctl.model import Obj, ObjectRef
 from deployctl.plan import containers_of
@@ -40,7 +41,12 @@ def restore(session: Session, outcome: Outcome, change: Change, reason: str = ""
         found = running_images(session, change.objects or [], change.component)
         return f"; {change.component} runs {found}"
 
+    ran = outcome.revision.migrations if outcome.revision is not None else []
+    number = outcome.revision.number if outcome.revision is not None else 0
     try:
+        confirm_past_migrations(
+            session.target, session.reporter, "the rollback", [(number, m) for m in ran]
+        )
         restored = session.run(
             Change(
                 change.action,
@@ -48,6 +54,7 @@ def restore(session: Session, outcome: Outcome, change: Change, reason: str = ""
                 current.objects,
                 current.pins,
                 replace_stuck_pods=True,
+                keep_migrations=True,
             ),
             record=False,
         )

@@ -8,7 +8,7 @@ import copy
 from deployctl import releases
 from deployctl.commands import Result, fleet
 from deployctl.commands.session import Change, Outcome, Session, locked
-from deployctl.commands.target import Target
+from deployctl.commands.target import Target, confirm_past_migrations
 from deployctl.errors import ConfigError, ExitStatus
 from deployctl.model import ComponentState, Obj
 from deployctl.present import Reporter
@@ -116,12 +116,17 @@ def rollback_change(session: Session, component: str | None, to_revision: int | 
     objects, pins = merge(current, chosen, component)
     what = f"{component} " if component else ""
     session.reporter.info(f"rolling back {what}to revision {chosen.number}")
+    passed = releases.migrations_between(
+        session.history(), chosen.number, current.number, component
+    )
+    confirm_past_migrations(session.target, session.reporter, "rollback", passed)
     return Change(
         "rollback",
         f"rollback {what}to revision {chosen.number}",
         objects,
         pins,
         replace_stuck_pods=True,
+        keep_migrations=True,
         previous=current if current.successful else None,  # never back onto a failure
         report={"target": chosen.number},
     )

@@ -69,6 +69,7 @@ class Change:
     replace_stuck_pods: bool = False
     previous: releases.Revision | None = None
     component: str | None = None  # the one component a rollout changes
+    keep_migrations: bool = False  # going back: migration Jobs are left as they are, not run
     report: dict[str, Any] = field(default_factory=dict)  # added to the run's JSON document
 
 
@@ -121,7 +122,9 @@ class Session:
         """Every check, the server's dry runs included; nothing is written but scaffolding.
         An `up` learns here which revision it would restore."""
         origin = time.monotonic()
-        prepared = self.deploy.prepare(objects=change.objects, pins=change.pins)
+        prepared = self.deploy.prepare(
+            objects=change.objects, pins=change.pins, keep_migrations=change.keep_migrations
+        )
         if change.objects is not None:  # recorded objects (rollout, rollback): their kinds too
             access.check(self.cluster, self.profile.namespace, prepared.objects)
         if change.objects is None and change.previous is None:

@@ -29,6 +29,7 @@ class Target:
     ask: Callable[[str], bool] = _never  # a yes/no question on the terminal
     only_cluster: str | None = None  # --cluster: one cluster of an environment with stages
     skip_unreachable: bool = False  # --skip-unreachable: leave such clusters out, say so
+    past_migrations: bool = False  # --past-migrations: roll code back past migrations, unasked
 
 
 def resolve_target(
@@ -100,6 +101,30 @@ def confirm_change(target: Target, action: str) -> None:
             "add --yes (no terminal to ask on)"
         )
     if not target.ask(f"{action} protected environment {profile.name}?"):
+        raise ConfigError(f"{action} of {profile.name} not confirmed; nothing was changed")
+
+
+def confirm_past_migrations(
+    target: Target, reporter: Reporter, action: str, migrations: list[tuple[int, dict]]
+) -> None:
+    """Going back to code older than migrations already run: say so; on a protected
+    environment, ask (or, without a terminal, refuse unless --past-migrations)."""
+    if not migrations:
+        return
+    names = ", ".join(f"Job {m['job']} of {m['component']} (revision {n})" for n, m in migrations)
+    reporter.info(
+        f"{action} returns to code older than migration {names}: nothing undoes a schema, "
+        "so only the application goes back (docs/revisions.md, expand and contract)"
+    )
+    profile = target.profile
+    if not profile.protected or target.past_migrations:
+        return
+    if not target.environment.stdin_tty:
+        raise ConfigError(
+            f"environment {profile.name} is protected: {action} past migration {names} needs "
+            "consent; add --past-migrations (no terminal to ask on)"
+        )
+    if not target.ask(f"{action} of {profile.name} past migration {names}?"):
         raise ConfigError(f"{action} of {profile.name} not confirmed; nothing was changed")
 
 

@@ -213,7 +213,8 @@ class Execution:
                     self._judge(name, wait, pool, now)
             self._settle_stopped()
             for name in self.scheduler.startable():  # at once: dependencies just turned healthy
-                self._start(name, pool, migrating=bool(self.components[name].migrations))
+                migrations = self.components[name].migrations and not self.prepared.keep_migrations
+                self._start(name, pool, migrating=bool(migrations))
             if self.scheduler.done:
                 break
             if self.waits:

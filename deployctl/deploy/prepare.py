@@ -77,6 +77,9 @@ class Prepared:
     # What the live objects look like now, for the record of an unchanged deploy.
     fingerprints: dict[str, str] = field(default_factory=dict)
     dry_runs: int = 0
+    # Going back (rollback, restore): migration Jobs are left as they are, never run; nothing
+    # undoes a schema.
+    keep_migrations: bool = False
 
     @property
     def prune(self) -> list[Obj]:
@@ -141,13 +144,16 @@ class Validation:
         self.scaffold = scaffold
         self.namespace = profile.namespace
         self.adopted: set[Key] = set()
+        self.keep_migrations = False
 
     def run(
         self,
         read_only: bool,
         given: list[Obj] | None,
         given_pins: dict[str, dict[str, str]] | None,
+        keep_migrations: bool = False,
     ) -> Prepared:
+        self.keep_migrations = keep_migrations
         revisions = releases.history(self.cluster, self.namespace, self.profile.name)
         previous = releases.deployed(revisions)
         current = releases.current_state(revisions)
@@ -183,6 +189,7 @@ class Validation:
             revisions=revisions,
             live=live,
             dry_runs=len(to_check),
+            keep_migrations=keep_migrations,
         )
 
     def _objects_and_pins(
@@ -257,6 +264,9 @@ class Validation:
             change.force = self.options.force_conflicts or key in self.adopted or same
             changes.append(change)
             migration = plan.is_migration(obj) and current_live is not None
+            if plan.is_migration(obj) and self.keep_migrations:
+                change.action = ChangeAction.UNCHANGED  # left as it is, whatever it is
+                continue
             if migration and not plan.ran_already(obj, current_live):
                 # Another migration (or a failed one): run it again, checked as new.
                 change.action = ChangeAction.REPLACE

@@ -148,3 +148,32 @@ def test_rollout_runs_the_new_version_s_migration_first_and_records_it(
     assert "migration failed: Job api-migrate" in failed.stderr
     assert api_image(kube) == image("v2")  # v2 kept serving; rolled back by itself
     assert len(replica_sets(kube)) == 2
+
+
+def test_a_rollback_past_a_migration_says_so_and_rolls_back_only_the_application(
+    project, kube, cluster, image
+):
+    project.write(stack(image), ORDER, profile={"protected": True})
+    assert deployctl(cluster, project.root, "up", "test", "--yes").code == 0
+    assert deployctl(cluster, project.root, "rollout", "api", "v2", "-e", "test", "--yes").code == 0
+    job = kube.get("batch/v1", "Job", "api-migrate")["metadata"]["uid"]
+
+    # Protected, no terminal: consent is --past-migrations, and nothing changes without it.
+    refused = deployctl(cluster, project.root, "rollback", "-e", "test", "--yes")
+
+    assert refused.code == 2
+    assert "past migration Job api-migrate of api (revision 2) needs consent" in refused.stderr
+    assert "add --past-migrations" in refused.stderr
+    assert api_image(kube) == image("v2")
+
+    back = deployctl(cluster, project.root, "rollback", "-e", "test", "--yes", "--past-migrations")
+
+    assert back.code == 0, back.stderr
+    assert "returns to code older than migration Job api-migrate of api (revision 2)" in (
+        back.stderr
+    )
+    assert "only the application goes back" in back.stderr
+    assert api_image(kube) == image("v1")
+    live = kube.get("batch/v1", "Job", "api-migrate")
+    assert live["metadata"]["uid"] == job  # the schema's migration is neither undone nor rerun
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == image("v2")
