@@ -15,7 +15,8 @@ const (
 	roleOrchestrator = "orchestrator"
 	roleWorker       = "worker"
 	roleMCP          = "mcp-server"
-	roleLoad         = "load" // tests/real's load generator (load.go)
+	roleLoad         = "load"    // tests/real's load generator (load.go)
+	roleMigrate      = "migrate" // the orchestrator's schema migrations (migrate.go)
 )
 
 // Config is everything a role reads from its environment. The names are the
@@ -104,6 +105,7 @@ func LoadConfig(role string, getenv func(string) string) (Config, error) {
 		c.Port = num("PORT", map[string]int{roleOrchestrator: 8080, roleMCP: 3001}[role])
 	case roleWorker:
 		c.Port = num("METRICS_PORT", 8081)
+	case roleMigrate:
 	default:
 		return c, fmt.Errorf("unknown role %q (want %s, %s or %s)", role, roleOrchestrator, roleWorker, roleMCP)
 	}
@@ -117,7 +119,7 @@ func LoadConfig(role string, getenv func(string) string) (Config, error) {
 	c.PGPassword = need("POSTGRES_PASSWORD")
 
 	// RabbitMQ: orchestrator and worker.
-	if role != roleMCP {
+	if role == roleOrchestrator || role == roleWorker {
 		c.AMQPHost = str("RABBITMQ_HOST", "rabbitmq")
 		c.AMQPPort = num("RABBITMQ_PORT", 5672)
 		c.AMQPVHost = str("RABBITMQ_VHOST", "/")
@@ -129,7 +131,7 @@ func LoadConfig(role string, getenv func(string) string) (Config, error) {
 	}
 
 	// Redis: worker and mcp-server (the orchestrator is given it but has no use for it).
-	if role != roleOrchestrator {
+	if role == roleWorker || role == roleMCP {
 		c.RedisHost = str("REDIS_HOST", "redis")
 		c.RedisPort = num("REDIS_PORT", 6379)
 		c.RedisPassword = getenv("REDIS_PASSWORD")

@@ -23,7 +23,7 @@ APP_REPOSITORY = "deployctl.local/app"
 APP_DIR = Path(__file__).parent
 APP_ROLES = ("orchestrator", "worker", "mcp-server")
 LOAD_IMAGE = f"{APP_REPOSITORY}-load:v1"  # the real suite's load generator (load.go)
-APP_TAGS = ("v1", "v2")
+APP_TAGS = ("v1", "v2", "v2-badmigration")
 
 
 def app_image(role: str, tag: str) -> str:

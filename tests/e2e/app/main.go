@@ -47,6 +47,13 @@ func main() {
 	m.GaugeFunc("app_build_info", "The role and version of this process.",
 		func() (float64, bool) { return 1, true }, "role", cfg.Role, "version", cfg.Version)
 
+	if role == roleMigrate { // a Job: migrate, then exit 0, or 1 with the reason
+		if err := runMigrate(ctx, cfg, log); err != nil {
+			log.Error("migration failed", "event", "migration_failed", "error", err.Error())
+			os.Exit(1)
+		}
+		return
+	}
 	switch role {
 	case roleOrchestrator:
 		err = runOrchestrator(ctx, cfg, log, m)

@@ -152,7 +152,7 @@ func (o *orchestrator) post(w http.ResponseWriter, r *http.Request) {
 	// is never left stored but unpublished because a client went away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), o.cfg.PublishTimeout)
 	defer cancel()
-	created, same, published, state, err := insertTask(ctx, o.db, msg.ID, msg.Payload, o.cfg.Identity())
+	created, same, published, state, err := insertTask(ctx, o.db, msg.ID, msg.Payload, o.cfg.Identity(), o.cfg.Version)
 	if err != nil {
 		o.fail(w, msg.ID, "insert", err)
 		return

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The schema, created at start if missing (migrations come later). One row per
+// The schema (v1), created by the v1 migration (migrate.go) and, for a stack with no
+// migration Job, at start if missing. One row per
 // task id: the id is the primary key, which is what makes POST /tasks
 // idempotent; state moves queued -> completed once, which is what makes the
 // worker's write idempotent.
@@ -34,6 +37,16 @@ const schemaLockSQL = `SELECT pg_advisory_xact_lock(7246101)`
 // insertTaskSQL stores a new task; an existing id is left alone (no second task).
 const insertTaskSQL = `INSERT INTO tasks (id, payload, accepted_by) VALUES ($1, $2, $3)
 ON CONFLICT (id) DO NOTHING`
+
+// insertTaskVersionedSQL is v2's insert: it also writes accepted_version, the column v2's
+// migration adds (migrate.go). v1's insert leaves it NULL: v1 works on either schema.
+const insertTaskVersionedSQL = `INSERT INTO tasks (id, payload, accepted_by, accepted_version)
+VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`
+
+// writesVersion: from v2 on, the orchestrator writes accepted_version.
+func writesVersion(version string) bool {
+	return strings.HasPrefix(version, "v2")
+}
 
 // existingTaskSQL tells a repeated POST whether it repeats the same payload and
 // whether the first one reached the broker.
@@ -90,8 +103,13 @@ func ensureSchema(ctx context.Context, pool *pgxpool.Pool) error {
 
 // insertTask reports whether the row is new; if not, whether the payload is the
 // one stored and whether that task was published.
-func insertTask(ctx context.Context, pool *pgxpool.Pool, id string, payload []byte, by string) (created, samePayload, published bool, state string, err error) {
-	tag, err := pool.Exec(ctx, insertTaskSQL, id, string(payload), by)
+func insertTask(ctx context.Context, pool *pgxpool.Pool, id string, payload []byte, by, version string) (created, samePayload, published bool, state string, err error) {
+	var tag pgconn.CommandTag
+	if writesVersion(version) {
+		tag, err = pool.Exec(ctx, insertTaskVersionedSQL, id, string(payload), by, version)
+	} else {
+		tag, err = pool.Exec(ctx, insertTaskSQL, id, string(payload), by)
+	}
 	if err != nil {
 		return false, false, false, "", err
 	}
