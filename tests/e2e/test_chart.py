@@ -303,6 +303,37 @@ def test_monitoring_switches_equal_the_monitoring_component(helm: Helm, tmp_path
     assert len(actual) == len(expected)
 
 
+def test_the_migration_switch_equals_the_orchestrator_migration_component(
+    helm: Helm, tmp_path: Path
+) -> None:
+    """orchestrator.migration.enabled adds what components/orchestrator-migration adds: the
+    migration Job (for Helm a post-install, pre-upgrade hook; hook annotations aside), its
+    NetworkPolicy, and PostgreSQL's ingress from it."""
+    namespace = profile.load_profile(REPO, "staging").namespace
+    overlay = tmp_path / "staging-migration"
+    overlay.mkdir()
+    component = REPO / "manifests" / "components" / "orchestrator-migration"
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(REPO / "manifests/overlays/staging", overlay)],
+                "components": [os.path.relpath(component, overlay)],
+            }
+        )
+    )
+    expected = kustomize(overlay, namespace)
+    switch = ("--set", "orchestrator.migration.enabled=true")
+    actual = helm_template(helm, namespace, *values_args("staging"), *switch)
+
+    job = next(o for o in actual if o["kind"] == "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert job["metadata"]["annotations"]["deployctl.dev/migration"] == "true"
+    assert_no_drift(expected, actual, "kustomize staging + orchestrator-migration", "helm")
+    assert len(actual) == len(expected)
+
+
 def is_dashboard(obj: Obj) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return obj.get("kind") == "ConfigMap" and labels.get("grafana_dashboard") == "1"
