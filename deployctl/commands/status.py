@@ -16,8 +16,8 @@ from deployctl.commands import Result, fleet
 from deployctl.commands.target import Target, connect_read_only
 from deployctl.errors import ExitStatus
 from deployctl.kube import Cluster
-from deployctl.model import COMPONENT_LABEL, Obj
-from deployctl.plan import WORKLOAD_KINDS, containers_of
+from deployctl.model import COMPONENT_LABEL, TEMPLATE_ANNOTATION, Obj
+from deployctl.plan import WORKLOAD_KINDS, containers_of, is_migration
 from deployctl.present import Reporter
 
 FOLLOW_EVERY = 2.0  # seconds between looks with --watch
@@ -139,4 +139,19 @@ def _row(
     row["message"] = state.message
     row["problems"] = problems
     row["unhealthy"] = not state.healthy or any(not p.startswith("event ") for p in problems)
+    if live is not None and is_migration(obj) and not _same_template(obj, live):
+        # The live Job is another revision's migration (a rollout whose migration failed
+        # was rolled back; going back runs no migration): not this revision's health.
+        row["message"] = (
+            f"{state.message}; this Job ran another revision's migration, the next deploy "
+            "runs this one"
+        )
+        row["unhealthy"] = False
     return row
+
+
+def _same_template(recorded: Obj, live: Obj) -> bool:
+    def digest(obj: Obj) -> str | None:
+        return (obj["metadata"].get("annotations") or {}).get(TEMPLATE_ANNOTATION)
+
+    return digest(recorded) == digest(live)

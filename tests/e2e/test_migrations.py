@@ -148,6 +148,10 @@ def test_rollout_runs_the_new_version_s_migration_first_and_records_it(
     assert "migration failed: Job api-migrate" in failed.stderr
     assert api_image(kube) == image("v2")  # v2 kept serving; rolled back by itself
     assert len(replica_sets(kube)) == 2
+    # The failed Job stays (its logs), and is not the running revision's health.
+    status = deployctl(cluster, project.root, "status", "-e", "test")
+    assert status.code == 0, status.stdout
+    assert "ran another revision's migration" in status.stdout
 
 
 def test_a_rollback_past_a_migration_says_so_and_rolls_back_only_the_application(
