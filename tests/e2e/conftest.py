@@ -28,14 +28,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.e2e)
+
     # Tests of the kwok sandbox itself mean nothing on another provider; the
     # comparison of the two runs where kind does (it starts its own sandbox).
     # The kind suite runs only what real containers show (`containers`, `kind_only`):
     # what the API server alone decides, the sandbox suite has proved already.
-    if config.getoption("--provider") == "kind":
-        keep = lambda item: "containers" in item.keywords or "kind_only" in item.keywords  # noqa: E731
-    else:
-        keep = lambda item: "kind_only" not in item.keywords  # noqa: E731
+    def keep(item: pytest.Item) -> bool:
+        marks = item.keywords
+        if config.getoption("--provider") == "kind":
+            return ("containers" in marks or "kind_only" in marks) and "sandbox_only" not in marks
+        return "kind_only" not in marks
+
     config.hook.pytest_deselected(items=[item for item in items if not keep(item)])
     items[:] = [item for item in items if keep(item)]
 
