@@ -116,7 +116,12 @@ class Stack:
     # -- waiting --------------------------------------------------------------------
 
     def pods_ready(self, selector: str) -> bool:
-        pods = self.json("get", "pods", "-l", selector)["items"]
+        """Every running pod of the selector Ready (a completed Job's pods aside)."""
+        pods = [
+            pod
+            for pod in self.json("get", "pods", "-l", selector)["items"]
+            if pod["status"].get("phase") != "Succeeded"
+        ]
         return bool(pods) and all(
             pod["metadata"].get("deletionTimestamp") is None
             and any(
