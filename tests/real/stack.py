@@ -116,11 +116,12 @@ class Stack:
     # -- waiting --------------------------------------------------------------------
 
     def pods_ready(self, selector: str) -> bool:
-        """Every running pod of the selector Ready (a completed Job's pods aside)."""
+        """Every running pod of the selector Ready (a finished Job's pods aside: a migration
+        Job's, which belong to the component)."""
         pods = [
             pod
             for pod in self.json("get", "pods", "-l", selector)["items"]
-            if pod["status"].get("phase") != "Succeeded"
+            if pod["status"].get("phase") not in ("Succeeded", "Failed")
         ]
         return bool(pods) and all(
             pod["metadata"].get("deletionTimestamp") is None
