@@ -95,13 +95,21 @@ def confirm_change(target: Target, action: str) -> None:
         )
     if not profile.protected or target.yes:
         return
+    _consent(
+        target,
+        action,
+        f"{action} needs confirmation; add --yes",
+        f"{action} protected environment {profile.name}?",
+    )
+
+
+def _consent(target: Target, action: str, needs: str, question: str) -> None:
+    """Ask on the terminal; without one, refuse, saying what the flag is (exit 2)."""
+    name = target.profile.name
     if not target.environment.stdin_tty:
-        raise ConfigError(
-            f"environment {profile.name} is protected: {action} needs confirmation; "
-            "add --yes (no terminal to ask on)"
-        )
-    if not target.ask(f"{action} protected environment {profile.name}?"):
-        raise ConfigError(f"{action} of {profile.name} not confirmed; nothing was changed")
+        raise ConfigError(f"environment {name} is protected: {needs} (no terminal to ask on)")
+    if not target.ask(question):
+        raise ConfigError(f"{action} of {name} not confirmed; nothing was changed")
 
 
 def confirm_past_migrations(
@@ -116,16 +124,14 @@ def confirm_past_migrations(
         f"{action} returns to code older than migration {names}: nothing undoes a schema, "
         "so only the application goes back (docs/revisions.md, expand and contract)"
     )
-    profile = target.profile
-    if not profile.protected or target.past_migrations:
+    if not target.profile.protected or target.past_migrations:
         return
-    if not target.environment.stdin_tty:
-        raise ConfigError(
-            f"environment {profile.name} is protected: {action} past migration {names} needs "
-            "consent; add --past-migrations (no terminal to ask on)"
-        )
-    if not target.ask(f"{action} of {profile.name} past migration {names}?"):
-        raise ConfigError(f"{action} of {profile.name} not confirmed; nothing was changed")
+    _consent(
+        target,
+        action,
+        f"{action} past migration {names} needs consent; add --past-migrations",
+        f"{action} of {target.profile.name} past migration {names}?",
+    )
 
 
 def header(target: Target, context: str, reporter: Reporter) -> None:

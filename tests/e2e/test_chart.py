@@ -278,23 +278,25 @@ MONITORING_SWITCHES = (
 )
 
 
+def with_component(tmp_path: Path, env: str, component: Path) -> Path:
+    """A Kustomization of manifests/overlays/ENV plus one component; its folder."""
+    overlay = tmp_path / f"{env}-{component.name}"
+    overlay.mkdir()
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(REPO / "manifests" / "overlays" / env, overlay)],
+        "components": [os.path.relpath(component, overlay)],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return overlay
+
+
 def test_monitoring_switches_equal_the_monitoring_component(helm: Helm, tmp_path: Path) -> None:
     """monitoring.serviceMonitors, .prometheusRules and .dashboards, all enabled, add what
     components/monitoring adds to an overlay: ServiceMonitors, alerts and dashboards."""
     namespace = profile.load_profile(REPO, "production").namespace
-    overlay = tmp_path / "production-monitoring"
-    overlay.mkdir()
-    (overlay / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": [os.path.relpath(REPO / "manifests/overlays/production", overlay)],
-                "components": [os.path.relpath(MONITORING, overlay)],
-            }
-        )
-    )
-    expected = kustomize(overlay, namespace)
+    expected = kustomize(with_component(tmp_path, "production", MONITORING), namespace)
     actual = helm_template(helm, namespace, *values_args("production"), *MONITORING_SWITCHES)
 
     assert {o["kind"] for o in actual} >= {"ServiceMonitor", "PrometheusRule"}
@@ -310,20 +312,8 @@ def test_the_migration_switch_equals_the_orchestrator_migration_component(
     migration Job (for Helm a post-install, pre-upgrade hook; hook annotations aside), its
     NetworkPolicy, and PostgreSQL's ingress from it."""
     namespace = profile.load_profile(REPO, "staging").namespace
-    overlay = tmp_path / "staging-migration"
-    overlay.mkdir()
     component = REPO / "manifests" / "components" / "orchestrator-migration"
-    (overlay / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": [os.path.relpath(REPO / "manifests/overlays/staging", overlay)],
-                "components": [os.path.relpath(component, overlay)],
-            }
-        )
-    )
-    expected = kustomize(overlay, namespace)
+    expected = kustomize(with_component(tmp_path, "staging", component), namespace)
     switch = ("--set", "orchestrator.migration.enabled=true")
     actual = helm_template(helm, namespace, *values_args("staging"), *switch)
 
