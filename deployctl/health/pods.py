@@ -83,6 +83,11 @@ def pod_problem(
             restarts = container.get("restartCount", 0)
             if reason == "CrashLoopBackOff" and restarts < restarts_allowed:
                 continue
+            if reason == "RunContainerError" and not restarts:
+                # The runtime failed its first start (on a busy node, runc can fail to set a
+                # container up): the kubelet tries again. A start that keeps failing shows a
+                # restart, then CrashLoopBackOff, and is judged then.
+                continue
             if reason in FATAL_WAITING_REASONS:
                 detail = f": {waiting['message']}" if waiting.get("message") else ""
                 tail = f" (restarted {restarts} times)" if restarts else ""

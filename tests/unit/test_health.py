@@ -155,6 +155,14 @@ def test_allowed_restarts_do_not_excuse_other_fatal_states() -> None:
     assert pod_problem(crash_looping(0, "CreateContainerConfigError"), restarts_allowed=2)
 
 
+def test_a_first_start_the_runtime_failed_is_retried_and_a_second_fails() -> None:
+    # runc failing to set up a container on a busy node: the kubelet starts it again.
+    assert pod_problem(crash_looping(0, "RunContainerError")) is None
+    assert pod_problem(crash_looping(1, "RunContainerError")) == (
+        "pod web-1: container app: RunContainerError: back-off 40s (restarted 1 times)"
+    )
+
+
 def test_unschedulable_is_a_failure_only_after_the_grace_period() -> None:
     since = datetime(2026, 1, 1, tzinfo=UTC)
     unschedulable = pod(
