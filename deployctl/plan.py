@@ -97,17 +97,21 @@ def stamp_migrations(objects: Iterable[Obj]) -> None:
             }
 
 
+def stamped_digest(job: Obj) -> str | None:
+    """The template digest a Job carries (TEMPLATE_ANNOTATION), as applied or recorded."""
+    return ((job.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_ANNOTATION)
+
+
 def ran_already(job: Obj, live: Obj | None) -> bool:
     """The live Job is this migration (same template digest) and did not fail."""
     if live is None:
         return False
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
     conditions = (live.get("status") or {}).get("conditions") or []
     failed = any(
         c.get("type") in ("Failed", "FailureTarget") and c.get("status") == "True"
         for c in conditions
     )
-    return annotations.get(TEMPLATE_ANNOTATION) == template_digest(job) and not failed
+    return stamped_digest(live) == template_digest(job) and not failed
 
 
 def check_migrations(objects: Iterable[Obj]) -> None:

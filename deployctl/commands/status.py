@@ -16,8 +16,8 @@ from deployctl.commands import Result, fleet
 from deployctl.commands.target import Target, connect_read_only
 from deployctl.errors import ExitStatus
 from deployctl.kube import Cluster
-from deployctl.model import COMPONENT_LABEL, TEMPLATE_ANNOTATION, Obj
-from deployctl.plan import WORKLOAD_KINDS, containers_of, is_migration
+from deployctl.model import COMPONENT_LABEL, Obj
+from deployctl.plan import WORKLOAD_KINDS, containers_of, is_migration, stamped_digest
 from deployctl.present import Reporter
 
 FOLLOW_EVERY = 2.0  # seconds between looks with --watch
@@ -139,7 +139,7 @@ def _row(
     row["message"] = state.message
     row["problems"] = problems
     row["unhealthy"] = not state.healthy or any(not p.startswith("event ") for p in problems)
-    if live is not None and is_migration(obj) and not _same_template(obj, live):
+    if live is not None and is_migration(obj) and stamped_digest(obj) != stamped_digest(live):
         # The live Job is another revision's migration (a rollout whose migration failed
         # was rolled back; going back runs no migration): not this revision's health.
         row["message"] = (
@@ -148,10 +148,3 @@ def _row(
         )
         row["unhealthy"] = False
     return row
-
-
-def _same_template(recorded: Obj, live: Obj) -> bool:
-    def digest(obj: Obj) -> str | None:
-        return (obj["metadata"].get("annotations") or {}).get(TEMPLATE_ANNOTATION)
-
-    return digest(recorded) == digest(live)

@@ -263,11 +263,10 @@ class Validation:
             change = ObjectChange(obj, action, current_live)
             change.force = self.options.force_conflicts or key in self.adopted or same
             changes.append(change)
-            migration = plan.is_migration(obj) and current_live is not None
             if plan.is_migration(obj) and self.keep_migrations:
                 change.action = ChangeAction.UNCHANGED  # left as it is, whatever it is
                 continue
-            if migration and not plan.ran_already(obj, current_live):
+            if plan.is_migration(obj) and current_live and not plan.ran_already(obj, current_live):
                 # Another migration (or a failed one): run it again, checked as new.
                 change.action = ChangeAction.REPLACE
                 if checkable(obj):
